@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// One config for the whole workspace. Workspace imports resolve to each
+// package's TypeScript source (the `source` export condition), so tests never
+// need a build. Run everything from the root (`pnpm test:unit`) or one package
+// from its folder (`pnpm test`, which points here with --config).
+export default defineConfig({
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
+  test: {
+    include: ['**/src/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
