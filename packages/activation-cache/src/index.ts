@@ -1,0 +1,3 @@
+export type { ActivationArray } from './activation-cache.js';
+export { ActivationCache } from './activation-cache.js';
+export { captureActivations } from './capture-activations.js';

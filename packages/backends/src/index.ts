@@ -1,0 +1,2 @@
+export type { BackendName, BackendPreference } from './backend-names.js';
+export { BACKEND_PREFERENCES } from './backend-names.js';

@@ -1,0 +1,74 @@
+import * as tf from '@tensorflow/tfjs-core';
+// Registers every gradient function with tfjs-core's global registry (the Node bundle of tfjs-core has none).
+import '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { BACKEND_PREFERENCES, type BackendName, type BackendPreference } from './backend-names.js';
+
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+async function loadNative(): Promise<string | undefined> {
+  for (const name of NATIVE_PACKAGES) {
+    try {
+      await import(/* @vite-ignore */ name);
+      return name;
+    } catch {
+      // not installed: try the next one
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Start a tfjs backend in Node and make it the active one.
+ *
+ * `auto` picks `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed
+ * (optional peers, never installed for you: their install downloads libtensorflow), else `wasm`,
+ * else `cpu`. Also registers tfjs's gradient functions, which attribution patching and training need.
+ *
+ * @param preference - backend name or `auto` (default).
+ * @returns the name of the backend now active.
+ * @throws InvalidArgumentError for an unknown name, or `tensorflow` when neither native package is installed.
+ * @example
+ * ```ts
+ * import { initNodeBackend } from '@patchlens/backends/node';
+ * console.error(`backend: ${await initNodeBackend('auto')}`);
+ * ```
+ */
+export async function initNodeBackend(
+  preference: BackendPreference = 'auto',
+): Promise<BackendName> {
+  if (
+    !BACKEND_PREFERENCES.includes(preference) ||
+    preference === 'webgpu' ||
+    preference === 'webgl'
+  ) {
+    throw new InvalidArgumentError(
+      `initNodeBackend: backend "${preference}" is not available in Node; accepted: auto, tensorflow, wasm, cpu.`,
+    );
+  }
+  const candidates: BackendName[] =
+    preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference as BackendName];
+  for (const name of candidates) {
+    if (name === 'tensorflow' && !(await loadNative())) {
+      if (preference === 'tensorflow') {
+        throw new InvalidArgumentError(
+          'initNodeBackend: backend "tensorflow" needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed next to PatchLens (npm i @tensorflow/tfjs-node); or use --backend wasm.',
+        );
+      }
+      continue;
+    }
+    try {
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return name;
+      }
+    } catch (error) {
+      if (preference !== 'auto') throw error;
+    }
+  }
+  throw new InvalidArgumentError(
+    `initNodeBackend: no backend could be started for "${preference}".`,
+  );
+}

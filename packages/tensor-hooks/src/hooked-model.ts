@@ -1,0 +1,101 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { HookName } from './hook-names.js';
+import type { HookFilter, HookRegistry, HookSpec } from './hook-registry.js';
+
+/** Model dimensions, with TransformerLens's config names in camelCase. */
+export interface ModelConfig {
+  /** Number of transformer blocks. */
+  readonly nLayers: number;
+  /** Number of attention (query) heads. */
+  readonly nHeads: number;
+  /** Number of key/value heads for grouped-query attention; null when every head has its own (GPT-2). */
+  readonly nKeyValueHeads: number | null;
+  /** Width of the residual stream. */
+  readonly dModel: number;
+  /** Width of one attention head. */
+  readonly dHead: number;
+  /** Width of the MLP hidden layer. */
+  readonly dMlp: number;
+  /** Vocabulary size. */
+  readonly dVocab: number;
+  /** Maximum sequence length. */
+  readonly nCtx: number;
+}
+
+/** Which logits a forward pass computes: a subset of positions and/or vocabulary ids. */
+export interface UnembedSelection {
+  /** Positions to unembed (negative counts from the end); default all. */
+  readonly positions?: readonly number[];
+  /** Vocabulary ids to unembed; default all. */
+  readonly tokens?: readonly number[];
+}
+
+/** Options of {@link HookedModel.forward}. */
+export interface ForwardOptions {
+  /**
+   * Start at this block, with the input being the residual stream entering it (`[batch, pos, dModel]`)
+   * instead of token ids. Hooks before this block do not run.
+   */
+  readonly startAtLayer?: number;
+  /** Stop before this block and return the residual stream entering it (`[batch, pos, dModel]`). */
+  readonly stopAtLayer?: number;
+  /** Unembed only these positions/tokens: logits become `[batch, positions, tokens]`. */
+  readonly unembed?: UnembedSelection;
+}
+
+/** The minimum an activation cache offers: lookups by full hook name and disposal. */
+export interface ActivationCacheLike {
+  get(name: string): tf.Tensor;
+  has(name: string): boolean;
+  keys(): string[];
+  dispose(): void;
+}
+
+/** Options of {@link HookedModel.runWithCache}. */
+export interface RunWithCacheOptions extends ForwardOptions {
+  /** Which activations to keep (default all). */
+  readonly namesFilter?: HookFilter;
+}
+
+/** The optional shortcuts a model offers to the fast patching engine. */
+export interface ModelCapabilities {
+  /** `forward(residual, {startAtLayer})` is supported. */
+  readonly startAtLayer: boolean;
+  /** `forward(tokens, {stopAtLayer})` is supported. */
+  readonly stopAtLayer: boolean;
+  /** `forward(tokens, {unembed})` is supported. */
+  readonly selectiveUnembed: boolean;
+}
+
+/**
+ * What patching programs against: a transformer with named hook points.
+ *
+ * `forward` is synchronous (tfjs ops), so it can run inside `tf.tidy` and `tf.grads`.
+ *
+ * @example
+ * ```ts
+ * function lastLogits(model: HookedModel, tokens: tf.Tensor2D) {
+ *   return tf.tidy(() => model.forward(tokens, { unembed: { positions: [-1] } }));
+ * }
+ * ```
+ */
+export interface HookedModel<Cache extends ActivationCacheLike = ActivationCacheLike> {
+  readonly config: ModelConfig;
+  /** Every hook point, in forward order. */
+  readonly hookNames: readonly HookName[];
+  /** The model's hook points; `hooks.add`, `hooks.withHooks`, `hooks.reset`. */
+  readonly hooks: HookRegistry;
+  readonly capabilities: ModelCapabilities;
+  /**
+   * Logits `[batch, pos, dVocab]` for int32 tokens `[batch, pos]` (or the residual stream with `startAtLayer`).
+   * The caller owns the result.
+   */
+  forward(input: tf.Tensor, options?: ForwardOptions): tf.Tensor;
+  /** `forward` with extra hooks for this call only (removed afterwards, also on error). */
+  runWithHooks(input: tf.Tensor, hooks: readonly HookSpec[], options?: ForwardOptions): tf.Tensor;
+  /** `forward` that also returns the activations at the selected hook points. The caller owns both. */
+  runWithCache(
+    input: tf.Tensor,
+    options?: RunWithCacheOptions,
+  ): { logits: tf.Tensor; cache: Cache };
+}
