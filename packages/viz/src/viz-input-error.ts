@@ -20,6 +20,7 @@ const brand = Symbol.for('patchlens.error');
  * ```
  */
 export class VizInputError extends Error {
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read through `brand in value` by isInstance
   private readonly [brand] = true;
 
   /**

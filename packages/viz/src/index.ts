@@ -1,0 +1,17 @@
+export type { AttentionPatternInput, AttentionPatternsOptions } from './attention-patterns.js';
+export { attentionPatterns } from './attention-patterns.js';
+export type { AttributionScatterOptions, ScatterSeries } from './attribution-scatter.js';
+export { attributionScatter } from './attribution-scatter.js';
+export { NO_VALUE_COLOR } from './color-scale.js';
+export type { ColoredTokensOptions } from './colored-tokens.js';
+export { coloredTokens } from './colored-tokens.js';
+export type { Figure, FigureKind, MountOptions } from './figure.js';
+export type { HtmlReportOptions, ReportSection } from './html-report.js';
+export { htmlReport } from './html-report.js';
+export type { PatchHeatmapOptions } from './patch-heatmap.js';
+export { patchHeatmap } from './patch-heatmap.js';
+export type { PatchResultInput, PatchResultLike } from './patch-result.js';
+export { ATTENTION_HEAD_EVERY_LABELS, BLOCK_EVERY_LABELS } from './patch-result.js';
+export { pearsonCorrelation } from './pearson-correlation.js';
+export { displayToken, tokenLabel } from './token-label.js';
+export { VizInputError } from './viz-input-error.js';
