@@ -1,22 +1,37 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-// Registers tfjs's gradient functions (bundlers resolve tfjs-core's ESM build).
+// Registers tfjs's gradient functions (bundlers resolve tfjs-core's ESM build, so this is the same
+// module graph as `@tensorflow/tfjs-core`). Node cannot load this file (ESM with extensionless
+// imports in a CommonJS package): use `@patchlens/backends/node` there.
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
-import type { BackendName, BackendPreference } from './backend-names.js';
+import { BACKEND_PREFERENCES, type BackendName, type BackendPreference } from './backend-names.js';
+
+/** The optional peer package that registers each GPU backend. */
+const GPU_PACKAGES: Partial<Record<BackendName, string>> = {
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
+  webgl: '@tensorflow/tfjs-backend-webgl',
+};
 
 /**
  * Start a tfjs backend in the browser and make it the active one.
  *
  * `auto` tries `webgpu`, then `webgl`, then `wasm`, then `cpu`, skipping backends that are not
- * registered. The GPU backends are optional peer dependencies: import the ones you want once in your
- * app (`import '@tensorflow/tfjs-backend-webgpu'`) before calling this.
+ * registered or fail to start. The GPU backends are optional peer dependencies: import the ones you
+ * want once in your app (`import '@tensorflow/tfjs-backend-webgpu'`) before calling this. Importing
+ * this module also registers tfjs's gradient functions (attribution patching needs them).
+ *
+ * Limitations: the wasm backend fetches its `.wasm` files at runtime; a bundler may need
+ * `setWasmPaths` from `@tensorflow/tfjs-backend-wasm` to find them.
  *
  * @param preference - backend name or `auto` (default).
  * @returns the name of the backend now active.
+ * @throws InvalidArgumentError for `tensorflow` or an unknown name, a backend whose package was not
+ *   imported, or when no backend starts.
  * @example
  * ```ts
+ * import '@tensorflow/tfjs-backend-webgpu';
  * import { initBrowserBackend } from '@patchlens/backends/browser';
  * document.title = `PatchLens on ${await initBrowserBackend()}`;
  * ```
@@ -24,16 +39,25 @@ import type { BackendName, BackendPreference } from './backend-names.js';
 export async function initBrowserBackend(
   preference: BackendPreference = 'auto',
 ): Promise<BackendName> {
-  if (preference === 'tensorflow') {
+  if (
+    typeof preference !== 'string' ||
+    !BACKEND_PREFERENCES.includes(preference) ||
+    preference === 'tensorflow'
+  ) {
     throw new InvalidArgumentError(
-      'initBrowserBackend: "tensorflow" runs only in Node; accepted: auto, webgpu, webgl, wasm, cpu.',
+      `initBrowserBackend: backend "${String(preference)}" is not available in the browser; accepted: auto, webgpu, webgl, wasm, cpu.`,
     );
   }
   const candidates: BackendName[] =
     preference === 'auto' ? ['webgpu', 'webgl', 'wasm', 'cpu'] : [preference];
   for (const name of candidates) {
+    if (!tf.findBackendFactory(name)) {
+      if (preference === 'auto') continue;
+      throw new InvalidArgumentError(
+        `initBrowserBackend: backend "${name}" is not registered; add \`import '${GPU_PACKAGES[name] ?? `@tensorflow/tfjs-backend-${name}`}'\` to your app first (an optional peer dependency of @patchlens/backends).`,
+      );
+    }
     try {
-      if (!tf.findBackendFactory(name)) continue;
       if (await tf.setBackend(name)) {
         await tf.ready();
         return name;
@@ -43,6 +67,6 @@ export async function initBrowserBackend(
     }
   }
   throw new InvalidArgumentError(
-    `initBrowserBackend: no backend could be started for "${preference}".`,
+    `initBrowserBackend: no backend could be started for "${preference}"${preference === 'auto' ? ' (tried webgpu, webgl, wasm, cpu)' : ''}.`,
   );
 }

@@ -25,7 +25,11 @@ async function loadNative(): Promise<string | undefined> {
  *
  * `auto` picks `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed
  * (optional peers, never installed for you: their install downloads libtensorflow), else `wasm`,
- * else `cpu`. Also registers tfjs's gradient functions, which attribution patching and training need.
+ * else `cpu` (when wasm fails to start). Importing this module also registers tfjs's gradient
+ * functions (through `@tensorflow/tfjs`), which `gradientsAtHooks` and attribution patching need.
+ *
+ * Limitations: a native package must match tfjs 4.x; it is loaded with a dynamic `import()`, so
+ * bundling this module for Node needs those packages left external.
  *
  * @param preference - backend name or `auto` (default).
  * @returns the name of the backend now active.
@@ -40,12 +44,13 @@ export async function initNodeBackend(
   preference: BackendPreference = 'auto',
 ): Promise<BackendName> {
   if (
+    typeof preference !== 'string' ||
     !BACKEND_PREFERENCES.includes(preference) ||
     preference === 'webgpu' ||
     preference === 'webgl'
   ) {
     throw new InvalidArgumentError(
-      `initNodeBackend: backend "${preference}" is not available in Node; accepted: auto, tensorflow, wasm, cpu.`,
+      `initNodeBackend: backend "${String(preference)}" is not available in Node; accepted: auto, tensorflow, wasm, cpu.`,
     );
   }
   const candidates: BackendName[] =
@@ -54,7 +59,7 @@ export async function initNodeBackend(
     if (name === 'tensorflow' && !(await loadNative())) {
       if (preference === 'tensorflow') {
         throw new InvalidArgumentError(
-          'initNodeBackend: backend "tensorflow" needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed next to PatchLens (npm i @tensorflow/tfjs-node); or use --backend wasm.',
+          'initNodeBackend: backend "tensorflow" needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed next to PatchLens (npm i @tensorflow/tfjs-node), and neither could be loaded; or choose "wasm" (CLI: --backend wasm) or "auto".',
         );
       }
       continue;

@@ -1,21 +1,39 @@
 import * as tf from '@tensorflow/tfjs-core';
+// Registers every gradient function with tfjs-core's global registry (Node bundle has none).
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 
-/** The backends every numeric test runs on in Node. */
+/**
+ * The backends every numeric test runs on in Node.
+ *
+ * @example
+ * ```ts
+ * describe.each(TEST_BACKENDS)('on %s', (backend) => { … });
+ * ```
+ */
 export const TEST_BACKENDS = ['cpu', 'wasm'] as const;
 
 /**
- * Make `name` the active backend (for a test suite's `beforeAll`); also registers gradients.
+ * Make `name` the active backend (for a test suite's `beforeAll`). Importing this module also
+ * registers tfjs's gradient functions, as `@patchlens/backends/node` does.
  *
+ * @param name - `cpu` or `wasm`.
+ * @throws InvalidArgumentError when the backend does not start.
  * @example
  * ```ts
  * describe.each(TEST_BACKENDS)('on %s', (backend) => { beforeAll(() => useBackend(backend)); … });
  * ```
  */
 export async function useBackend(name: (typeof TEST_BACKENDS)[number]): Promise<void> {
-  if (!(await tf.setBackend(name)))
-    throw new Error(`useBackend: backend "${name}" could not start.`);
+  if (!(TEST_BACKENDS as readonly string[]).includes(name)) {
+    throw new InvalidArgumentError(
+      `useBackend: backend "${String(name)}" is not a test backend; accepted: ${TEST_BACKENDS.join(', ')}.`,
+    );
+  }
+  if (!(await tf.setBackend(name))) {
+    throw new InvalidArgumentError(`useBackend: backend "${name}" could not start.`);
+  }
   await tf.ready();
 }

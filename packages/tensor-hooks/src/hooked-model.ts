@@ -2,7 +2,15 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { HookName } from './hook-names.js';
 import type { HookFilter, HookRegistry, HookSpec } from './hook-registry.js';
 
-/** Model dimensions, with TransformerLens's config names in camelCase. */
+/**
+ * Model dimensions, with TransformerLens's config names in camelCase.
+ *
+ * @example
+ * ```ts
+ * const gpt2Small: ModelConfig = { nLayers: 12, nHeads: 12, nKeyValueHeads: null, dModel: 768,
+ *   dHead: 64, dMlp: 3072, dVocab: 50257, nCtx: 1024 };
+ * ```
+ */
 export interface ModelConfig {
   /** Number of transformer blocks. */
   readonly nLayers: number;
@@ -22,7 +30,14 @@ export interface ModelConfig {
   readonly nCtx: number;
 }
 
-/** Which logits a forward pass computes: a subset of positions and/or vocabulary ids. */
+/**
+ * Which logits a forward pass computes: a subset of positions and/or vocabulary ids.
+ *
+ * @example
+ * ```ts
+ * const lastTwoAnswers: UnembedSelection = { positions: [-1], tokens: [5335, 1757] };
+ * ```
+ */
 export interface UnembedSelection {
   /** Positions to unembed (negative counts from the end); default all. */
   readonly positions?: readonly number[];
@@ -30,7 +45,14 @@ export interface UnembedSelection {
   readonly tokens?: readonly number[];
 }
 
-/** Options of {@link HookedModel.forward}. */
+/**
+ * Options of {@link HookedModel.forward}.
+ *
+ * @example
+ * ```ts
+ * const residAtBlock2 = model.forward(tokens, { stopAtLayer: 2 }); // [batch, pos, dModel]
+ * ```
+ */
 export interface ForwardOptions {
   /**
    * Start at this block, with the input being the residual stream entering it (`[batch, pos, dModel]`)
@@ -43,21 +65,49 @@ export interface ForwardOptions {
   readonly unembed?: UnembedSelection;
 }
 
-/** The minimum an activation cache offers: lookups by full hook name and disposal. */
+/**
+ * The minimum an activation cache offers: lookups by full hook name and disposal
+ * (`@patchlens/activation-cache`'s `ActivationCache` implements it).
+ *
+ * @example
+ * ```ts
+ * function residPre(cache: ActivationCacheLike, layer: number) {
+ *   return cache.get(`blocks.${layer}.hook_resid_pre`);
+ * }
+ * ```
+ */
 export interface ActivationCacheLike {
+  /** The activation at a full hook name; the cache keeps ownership. */
   get(name: string): tf.Tensor;
+  /** True when the activation is cached. */
   has(name: string): boolean;
+  /** Full hook names of the cached activations. */
   keys(): string[];
+  /** Free every cached tensor. */
   dispose(): void;
 }
 
-/** Options of {@link HookedModel.runWithCache}. */
+/**
+ * Options of {@link HookedModel.runWithCache}.
+ *
+ * @example
+ * ```ts
+ * const { logits, cache } = model.runWithCache(tokens, { namesFilter: /hook_z$/ });
+ * ```
+ */
 export interface RunWithCacheOptions extends ForwardOptions {
   /** Which activations to keep (default all). */
   readonly namesFilter?: HookFilter;
 }
 
-/** The optional shortcuts a model offers to the fast patching engine. */
+/**
+ * The optional shortcuts a model offers to the fast patching engine.
+ *
+ * @example
+ * ```ts
+ * if (model.capabilities.startAtLayer) model.forward(cachedResid, { startAtLayer: 3 });
+ * ```
+ */
 export interface ModelCapabilities {
   /** `forward(residual, {startAtLayer})` is supported. */
   readonly startAtLayer: boolean;
@@ -80,11 +130,13 @@ export interface ModelCapabilities {
  * ```
  */
 export interface HookedModel<Cache extends ActivationCacheLike = ActivationCacheLike> {
+  /** The model's dimensions. */
   readonly config: ModelConfig;
   /** Every hook point, in forward order. */
   readonly hookNames: readonly HookName[];
   /** The model's hook points; `hooks.add`, `hooks.withHooks`, `hooks.reset`. */
   readonly hooks: HookRegistry;
+  /** Which fast-path options `forward` supports. */
   readonly capabilities: ModelCapabilities;
   /**
    * Logits `[batch, pos, dVocab]` for int32 tokens `[batch, pos]` (or the residual stream with `startAtLayer`).
