@@ -1,0 +1,572 @@
+import {
+  type ForwardOptions,
+  type HookName,
+  type HookRegistry,
+  InvalidArgumentError,
+  ShapeMismatchError,
+} from '@patchlens/tensor-hooks';
+import * as tf from '@tensorflow/tfjs-core';
+import { differentiableGather } from './differentiable-gather.js';
+import type { GPT2Config } from './gpt2-config.js';
+import type { GPT2BlockWeights, GPT2Weights, LayerNormWeights } from './gpt2-weights.js';
+
+/**
+ * Options of {@link gpt2Forward}: the model-level {@link ForwardOptions} plus the hooks to run.
+ *
+ * @example
+ * ```ts
+ * gpt2Forward(config, weights, tokens, { hooks: registry, unembed: { positions: [-1] } });
+ * ```
+ */
+export interface GPT2ForwardOptions extends ForwardOptions {
+  /** The registry whose hooks run at each hook point (default: none, the plain forward pass). */
+  readonly hooks?: HookRegistry;
+  /**
+   * Compute each head's output separately (`attn.hook_result`, `[batch, pos, head, dModel]`) and
+   * sum them into `hook_attn_out` (default false: one matrix multiplication for all heads).
+   */
+  readonly useAttnResult?: boolean;
+}
+
+/** Hook names of one block, built once per layer index. */
+interface BlockHookNames {
+  readonly residPre: HookName;
+  readonly ln1Scale: HookName;
+  readonly ln1Normalized: HookName;
+  readonly q: HookName;
+  readonly k: HookName;
+  readonly v: HookName;
+  readonly attnScores: HookName;
+  readonly pattern: HookName;
+  readonly z: HookName;
+  readonly result: HookName;
+  readonly attnOut: HookName;
+  readonly residMid: HookName;
+  readonly ln2Scale: HookName;
+  readonly ln2Normalized: HookName;
+  readonly mlpPre: HookName;
+  readonly mlpPost: HookName;
+  readonly mlpOut: HookName;
+  readonly residPost: HookName;
+}
+
+const blockNameCache: BlockHookNames[] = [];
+
+function blockHookNames(layer: number): BlockHookNames {
+  let names = blockNameCache[layer];
+  if (!names) {
+    const prefix = `blocks.${layer}.` as const;
+    names = {
+      residPre: `${prefix}hook_resid_pre`,
+      ln1Scale: `${prefix}ln1.hook_scale`,
+      ln1Normalized: `${prefix}ln1.hook_normalized`,
+      q: `${prefix}attn.hook_q`,
+      k: `${prefix}attn.hook_k`,
+      v: `${prefix}attn.hook_v`,
+      attnScores: `${prefix}attn.hook_attn_scores`,
+      pattern: `${prefix}attn.hook_pattern`,
+      z: `${prefix}attn.hook_z`,
+      result: `${prefix}attn.hook_result`,
+      attnOut: `${prefix}hook_attn_out`,
+      residMid: `${prefix}hook_resid_mid`,
+      ln2Scale: `${prefix}ln2.hook_scale`,
+      ln2Normalized: `${prefix}ln2.hook_normalized`,
+      mlpPre: `${prefix}mlp.hook_pre`,
+      mlpPost: `${prefix}mlp.hook_post`,
+      mlpOut: `${prefix}hook_mlp_out`,
+      residPost: `${prefix}hook_resid_post`,
+    };
+    blockNameCache[layer] = names;
+  }
+  return names;
+}
+
+/** Runs hooks at a hook point; `watched` says whether any hook is attached (to skip layout work). */
+interface HookRunner {
+  run<T extends tf.Tensor>(name: HookName, activation: T): T;
+  watched(name: HookName): boolean;
+}
+
+function hookRunner(registry: HookRegistry | undefined): HookRunner {
+  if (!registry) {
+    return { run: (_name, activation) => activation, watched: () => false };
+  }
+  return {
+    run: <T extends tf.Tensor>(name: HookName, activation: T) =>
+      registry.run(name, activation) as T,
+    watched: (name) => registry.hasHooks(name),
+  };
+}
+
+/** What a validated call will do. */
+interface ForwardPlan {
+  readonly batch: number;
+  readonly positions: number;
+  readonly startAtLayer: number;
+  /** Exclusive end block; return the residual instead of logits when `returnResidual`. */
+  readonly stopAtLayer: number;
+  readonly returnResidual: boolean;
+  readonly unembedPositions: number[] | undefined;
+  readonly unembedTokens: number[] | undefined;
+}
+
+function resolveLayer(where: string, option: string, value: unknown, nLayers: number): number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < -nLayers ||
+    value > nLayers
+  ) {
+    throw new InvalidArgumentError(
+      `${where}: ${option} is ${JSON.stringify(value)}; accepted: integers ${-nLayers}..${nLayers} (negative counts from the end, nLayers = ${nLayers}).`,
+    );
+  }
+  return value < 0 ? value + nLayers : value;
+}
+
+function describeTensor(value: unknown): string {
+  if (value instanceof tf.Tensor) return `a ${value.dtype} tensor of shape [${value.shape}]`;
+  if (Array.isArray(value)) return 'an array (make a tensor: tf.tensor2d(ids, undefined, "int32"))';
+  return value === null ? 'null' : typeof value;
+}
+
+/**
+ * Checks the input and options of a forward pass before any work (so errors leak no tensors).
+ * Token ids are read back synchronously to check the vocabulary range.
+ */
+export function planForward(
+  config: GPT2Config,
+  input: unknown,
+  options: ForwardOptions,
+  where: string,
+): ForwardPlan {
+  const { nLayers, dModel, nCtx, dVocab } = config;
+  const startAtLayer =
+    options.startAtLayer === undefined
+      ? 0
+      : resolveLayer(where, 'startAtLayer', options.startAtLayer, nLayers);
+  const stopAtLayer =
+    options.stopAtLayer === undefined
+      ? nLayers
+      : resolveLayer(where, 'stopAtLayer', options.stopAtLayer, nLayers);
+  if (stopAtLayer < startAtLayer) {
+    throw new InvalidArgumentError(
+      `${where}: stopAtLayer (${stopAtLayer}) is before startAtLayer (${startAtLayer}); accepted: stopAtLayer >= startAtLayer.`,
+    );
+  }
+  const returnResidual = options.stopAtLayer !== undefined;
+  if (returnResidual && options.unembed !== undefined) {
+    throw new InvalidArgumentError(
+      `${where}: unembed is given with stopAtLayer; a pass that stops at a layer returns the residual stream and computes no logits. Drop one of them.`,
+    );
+  }
+  if (!(input instanceof tf.Tensor)) {
+    throw new InvalidArgumentError(
+      `${where}: input is ${describeTensor(input)}; expected a tf.Tensor (int32 tokens [batch, pos], or the residual stream [batch, pos, dModel] with startAtLayer).`,
+    );
+  }
+  if (input.isDisposed) {
+    throw new InvalidArgumentError(`${where}: the input tensor has been disposed.`);
+  }
+  let batch: number;
+  let positions: number;
+  if (startAtLayer === 0 && options.startAtLayer === undefined) {
+    if (input.dtype !== 'int32') {
+      throw new InvalidArgumentError(
+        `${where}: tokens have dtype ${input.dtype}; expected int32 token ids (tf.tensor2d(ids, [batch, pos], 'int32') or model.toTokens(text)).`,
+      );
+    }
+    if (input.rank !== 2) {
+      throw new ShapeMismatchError(
+        `${where}: tokens have shape [${input.shape}] (rank ${input.rank}); expected rank 2 [batch, pos]${input.rank === 1 ? ' (add a batch axis: tf.expandDims(tokens, 0))' : ''}.`,
+        { expected: [null, null], actual: input.shape },
+      );
+    }
+    [batch, positions] = input.shape as [number, number];
+  } else {
+    if (input.dtype !== 'float32') {
+      throw new InvalidArgumentError(
+        `${where}: with startAtLayer the input is the residual stream; got dtype ${input.dtype}, expected float32.`,
+      );
+    }
+    if (input.rank !== 3 || input.shape[2] !== dModel) {
+      throw new ShapeMismatchError(
+        `${where}: with startAtLayer the input is the residual stream [batch, pos, ${dModel}]; got shape [${input.shape}].`,
+        { expected: [null, null, dModel], actual: input.shape },
+      );
+    }
+    [batch, positions] = input.shape as [number, number, number];
+  }
+  if (batch === 0 || positions === 0) {
+    throw new ShapeMismatchError(
+      `${where}: the input is empty (shape [${input.shape}]); expected at least one sequence of at least one position.`,
+      { expected: [null, null], actual: input.shape },
+    );
+  }
+  if (positions > nCtx) {
+    throw new ShapeMismatchError(
+      `${where}: the sequence has ${positions} positions, more than the model's context of nCtx = ${nCtx}.`,
+      { expected: [batch, nCtx], actual: input.shape },
+    );
+  }
+  if (input.dtype === 'int32') {
+    const ids = input.dataSync() as Int32Array;
+    for (let index = 0; index < ids.length; index++) {
+      const id = ids[index]!;
+      if (id < 0 || id >= dVocab) {
+        const row = Math.floor(index / positions);
+        throw new InvalidArgumentError(
+          `${where}: token id ${id} at [${row}, ${index % positions}] is outside the vocabulary; accepted: 0..${dVocab - 1} (dVocab = ${dVocab}).`,
+        );
+      }
+    }
+  }
+  let unembedPositions: number[] | undefined;
+  let unembedTokens: number[] | undefined;
+  const selection = options.unembed;
+  if (selection !== undefined) {
+    if (typeof selection !== 'object' || selection === null) {
+      throw new InvalidArgumentError(
+        `${where}: unembed is ${selection === null ? 'null' : typeof selection}; expected { positions?: number[], tokens?: number[] }.`,
+      );
+    }
+    if (selection.positions !== undefined) {
+      unembedPositions = checkIndices(
+        where,
+        'unembed.positions',
+        selection.positions,
+        positions,
+        true,
+      );
+    }
+    if (selection.tokens !== undefined) {
+      unembedTokens = checkIndices(where, 'unembed.tokens', selection.tokens, dVocab, false);
+    }
+  }
+  return {
+    batch,
+    positions,
+    startAtLayer,
+    stopAtLayer,
+    returnResidual,
+    unembedPositions,
+    unembedTokens,
+  };
+}
+
+function checkIndices(
+  where: string,
+  option: string,
+  values: unknown,
+  size: number,
+  allowNegative: boolean,
+): number[] {
+  if (!Array.isArray(values) || values.length === 0) {
+    throw new InvalidArgumentError(
+      `${where}: ${option} must be a non-empty array of integers, got ${Array.isArray(values) ? 'an empty array' : JSON.stringify(values)}.`,
+    );
+  }
+  const low = allowNegative ? -size : 0;
+  return values.map((value: unknown) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < low || value >= size) {
+      throw new InvalidArgumentError(
+        `${where}: ${option} contains ${JSON.stringify(value)}; accepted: integers ${low}..${size - 1}${allowNegative ? ' (negative counts from the end)' : ''}.`,
+      );
+    }
+    return value < 0 ? value + size : value;
+  });
+}
+
+/**
+ * LayerNorm with hooks: centre, scale (`hook_scale` `[B, P, 1]`), normalise (`hook_normalized`,
+ * before weight and bias), then apply weight and bias unless folded.
+ */
+function layerNorm(
+  x: tf.Tensor3D,
+  weights: LayerNormWeights | null,
+  eps: number,
+  hooks: HookRunner,
+  scaleName: HookName,
+  normalizedName: HookName,
+): tf.Tensor3D {
+  const centered = tf.sub(x, tf.mean(x, -1, true)); // [B, P, D]
+  const variance = tf.mean(tf.square(centered), -1, true); // [B, P, 1]
+  const scale = hooks.run(scaleName, tf.sqrt(tf.add(variance, eps))); // [B, P, 1]
+  const normalized = hooks.run(normalizedName, tf.div<tf.Tensor3D>(centered, scale)); // [B, P, D]
+  if (!weights) return normalized;
+  return tf.add<tf.Tensor3D>(tf.mul(normalized, weights.w), weights.b);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/**
+ * `gelu_new`: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed as the equal
+ * x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)) with fewer ops.
+ */
+function geluNew(x: tf.Tensor3D): tf.Tensor3D {
+  const inner = tf.mul(
+    x,
+    tf.add(tf.mul(tf.square(x), 2 * SQRT_2_OVER_PI * 0.044715), 2 * SQRT_2_OVER_PI),
+  );
+  return tf.mul<tf.Tensor3D>(x, tf.sigmoid(inner));
+}
+
+/** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)). */
+function geluExact(x: tf.Tensor3D): tf.Tensor3D {
+  return tf.mul<tf.Tensor3D>(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** `[P, P]` additive causal mask: 0 on and below the diagonal, -Infinity above. */
+function causalMask(positions: number): tf.Tensor2D {
+  const values = new Float32Array(positions * positions);
+  for (let query = 0; query < positions; query++) {
+    for (let key = query + 1; key < positions; key++) values[query * positions + key] = -Infinity;
+  }
+  return tf.tensor2d(values, [positions, positions]);
+}
+
+interface BlockContext {
+  readonly config: GPT2Config;
+  readonly hooks: HookRunner;
+  readonly mask: tf.Tensor2D;
+  readonly useAttnResult: boolean;
+}
+
+/** `[B, H, P, Dh]` <-> `[B, P, H, Dh]` (the same permutation both ways). */
+function swapHeadAndPosition<T extends tf.Tensor4D>(x: T): T {
+  return tf.transpose(x, [0, 2, 1, 3]);
+}
+
+/** Runs the hooks of a `[B, H, P, Dh]` tensor in the spec's `[B, P, H, Dh]` layout, only when watched. */
+function hookHeads(hooks: HookRunner, name: HookName, x: tf.Tensor4D): tf.Tensor4D {
+  if (!hooks.watched(name)) return x;
+  return swapHeadAndPosition(hooks.run(name, swapHeadAndPosition(x)));
+}
+
+function attention(
+  x: tf.Tensor3D,
+  block: GPT2BlockWeights,
+  names: BlockHookNames,
+  context: BlockContext,
+): tf.Tensor3D {
+  const { hooks, config } = context;
+  const [B, P, D] = x.shape;
+  const { nHeads: H, dHead: Dh } = config;
+  const flat = tf.reshape(x, [B * P, D]); // [B*P, D]
+  const qkv = tf.add(tf.matMul(flat, block.W_QKV), block.b_QKV); // [B*P, 3*H*Dh]
+  const heads = tf.transpose(tf.reshape(qkv, [B, P, 3 * H, Dh]), [0, 2, 1, 3]); // [B, 3H, P, Dh]
+  const [rawQ, rawK, rawV] = tf.split(heads, 3, 1) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]; // each [B, H, P, Dh]
+  const q = hookHeads(hooks, names.q, rawQ);
+  const k = hookHeads(hooks, names.k, rawK);
+  const v = hookHeads(hooks, names.v, rawV);
+  const products = tf.matMul(q, k, false, true); // [B, H, Pq, Pk]
+  const scores = hooks.run(
+    names.attnScores,
+    tf.add(tf.div(products, Math.sqrt(Dh)), context.mask), // [B, H, Pq, Pk], -inf above the diagonal
+  );
+  const pattern = hooks.run(names.pattern, tf.softmax(scores)); // [B, H, Pq, Pk]
+  const z = hooks.run(names.z, swapHeadAndPosition(tf.matMul(pattern, v) as tf.Tensor4D)); // [B, P, H, Dh]
+  let attnOut: tf.Tensor3D;
+  if (context.useAttnResult) {
+    const zByHead = tf.transpose(tf.reshape(z, [B * P, H, Dh]), [1, 0, 2]); // [H, B*P, Dh]
+    const W_O = tf.reshape(block.W_O, [H, Dh, D]); // [H, Dh, D]
+    const perHead = tf.matMul(zByHead, W_O); // [H, B*P, D]
+    const result = hooks.run(
+      names.result,
+      tf.reshape(tf.transpose(perHead, [1, 0, 2]), [B, P, H, D]), // [B, P, H, D]
+    );
+    attnOut = tf.add(tf.sum(result, 2), block.b_O); // [B, P, D]
+  } else {
+    const zFlat = tf.reshape(z, [B * P, H * Dh]); // [B*P, H*Dh]
+    attnOut = tf.reshape(tf.add(tf.matMul(zFlat, block.W_O), block.b_O), [B, P, D]); // [B, P, D]
+  }
+  return hooks.run(names.attnOut, attnOut);
+}
+
+function mlp(
+  x: tf.Tensor3D,
+  block: GPT2BlockWeights,
+  names: BlockHookNames,
+  context: BlockContext,
+): tf.Tensor3D {
+  const { hooks, config } = context;
+  const [B, P, D] = x.shape;
+  const M = config.dMlp;
+  const flat = tf.reshape(x, [B * P, D]); // [B*P, D]
+  const pre = hooks.run(
+    names.mlpPre,
+    tf.reshape<tf.Rank.R3>(tf.add(tf.matMul(flat, block.W_in), block.b_in), [B, P, M]), // [B, P, M]
+  );
+  const activation = config.actFn === 'gelu' ? geluExact(pre) : geluNew(pre);
+  const post = hooks.run(names.mlpPost, activation); // [B, P, M]
+  const postFlat = tf.reshape(post, [B * P, M]); // [B*P, M]
+  const out = tf.reshape<tf.Rank.R3>(tf.add(tf.matMul(postFlat, block.W_out), block.b_out), [
+    B,
+    P,
+    D,
+  ]); // [B, P, D]
+  return hooks.run(names.mlpOut, out);
+}
+
+function transformerBlock(
+  residual: tf.Tensor3D,
+  layer: number,
+  block: GPT2BlockWeights,
+  context: BlockContext,
+): tf.Tensor3D {
+  const { hooks, config } = context;
+  const names = blockHookNames(layer);
+  const residPre = hooks.run(names.residPre, residual);
+  const ln1 = layerNorm(
+    residPre,
+    block.ln1,
+    config.eps,
+    hooks,
+    names.ln1Scale,
+    names.ln1Normalized,
+  );
+  const attnOut = attention(ln1, block, names, context);
+  const residMid = hooks.run(names.residMid, tf.add<tf.Tensor3D>(residPre, attnOut));
+  const ln2 = layerNorm(
+    residMid,
+    block.ln2,
+    config.eps,
+    hooks,
+    names.ln2Scale,
+    names.ln2Normalized,
+  );
+  const mlpOut = mlp(ln2, block, names, context);
+  return hooks.run(names.residPost, tf.add<tf.Tensor3D>(residMid, mlpOut));
+}
+
+function embed(
+  tokens: tf.Tensor2D,
+  weights: GPT2Weights,
+  hooks: HookRunner,
+  plan: ForwardPlan,
+): tf.Tensor3D {
+  const { batch: B, positions: P } = plan;
+  const D = weights.W_E.shape[1];
+  const tokenEmbedding = hooks.run(
+    'hook_embed',
+    differentiableGather(weights.W_E, tokens) as tf.Tensor3D,
+  ); // [B, P, D]
+  let positionEmbedding: tf.Tensor = tf.slice(weights.W_pos, [0, 0], [P, D]); // [P, D]
+  if (hooks.watched('hook_pos_embed')) {
+    positionEmbedding = hooks.run('hook_pos_embed', tf.broadcastTo(positionEmbedding, [B, P, D])); // [B, P, D]
+  }
+  return tf.add(tokenEmbedding, positionEmbedding); // [B, P, D]
+}
+
+function unembed(
+  residual: tf.Tensor3D,
+  weights: GPT2Weights,
+  config: GPT2Config,
+  hooks: HookRunner,
+  plan: ForwardPlan,
+): tf.Tensor3D {
+  const D = config.dModel;
+  const positionIndices = plan.unembedPositions
+    ? tf.tensor1d(plan.unembedPositions, 'int32')
+    : undefined;
+  const finalHooksWatched =
+    hooks.watched('ln_final.hook_scale') || hooks.watched('ln_final.hook_normalized');
+  let x = residual;
+  // LayerNorm acts per position: select positions first unless a hook needs every position.
+  if (positionIndices && !finalHooksWatched) {
+    x = differentiableGather(x, positionIndices, 1) as tf.Tensor3D;
+  } // [B, nPos, D]
+  x = layerNorm(
+    x,
+    weights.ln_final,
+    config.eps,
+    hooks,
+    'ln_final.hook_scale',
+    'ln_final.hook_normalized',
+  );
+  if (positionIndices && finalHooksWatched) {
+    x = differentiableGather(x, positionIndices, 1) as tf.Tensor3D;
+  } // [B, nPos, D]
+  let W_U: tf.Tensor2D = weights.W_U; // [D, V]
+  let b_U: tf.Tensor1D = weights.b_U; // [V]
+  if (plan.unembedTokens) {
+    const tokenIndices = tf.tensor1d(plan.unembedTokens, 'int32');
+    W_U = differentiableGather(W_U, tokenIndices, 1) as tf.Tensor2D; // [D, nTokens]
+    b_U = differentiableGather(b_U, tokenIndices) as tf.Tensor1D; // [nTokens]
+  }
+  const [B, nPositions] = x.shape;
+  const flat = tf.reshape(x, [B * nPositions, D]); // [B*nPos, D]
+  const logits = tf.add(tf.matMul(flat, W_U), b_U); // [B*nPos, nTokens]
+  return tf.reshape(logits, [B, nPositions, W_U.shape[1]]); // [B, nPos, nTokens]
+}
+
+/**
+ * The GPT-2 forward pass on tfjs ops, with every TransformerLens hook point: logits
+ * `[batch, pos, dVocab]` for int32 tokens `[batch, pos]`.
+ *
+ * Synchronous and made of differentiable tfjs ops only, so it runs inside `tf.tidy`, `tf.grads`
+ * and `tf.variableGrads` (weights may be `tf.Variable`s). Intermediate tensors are freed; the
+ * caller owns the result. Hook points whose layout differs from the internal one (`hook_q`/`k`/`v`,
+ * `hook_pos_embed`) cost nothing unless a hook is attached there.
+ *
+ * @param config - the model's config (dimensions, `eps`, `actFn`).
+ * @param weights - the weights (see {@link GPT2Weights}); LayerNorms set to null are `LNPre`.
+ * @param input - int32 tokens `[batch, pos]`, or with `startAtLayer` the float32 residual stream
+ *   `[batch, pos, dModel]` entering that block.
+ * @param options.hooks - registry whose hooks run at each hook point (default none).
+ * @param options.useAttnResult - compute `attn.hook_result` (default false).
+ * @param options.startAtLayer - start at this block (default 0; negative counts from the end).
+ * @param options.stopAtLayer - stop before this block and return the residual stream entering it.
+ * @param options.unembed - unembed only these positions (negative from the end) and/or token ids:
+ *   logits `[batch, positions.length, tokens.length]`.
+ * @throws InvalidArgumentError / ShapeMismatchError for a non-tensor, float tokens, a wrong rank,
+ *   an empty input, more positions than nCtx, a token id outside the vocabulary, or an option out
+ *   of range; nothing is allocated when it throws.
+ * @example
+ * ```ts
+ * const logits = gpt2Forward(config, weights, tf.tensor2d([[50256, 5335]], [1, 2], 'int32'));
+ * const last = gpt2Forward(config, weights, tokens, { unembed: { positions: [-1], tokens: [5335, 1757] } });
+ * ```
+ */
+export function gpt2Forward(
+  config: GPT2Config,
+  weights: GPT2Weights,
+  input: tf.Tensor,
+  options: GPT2ForwardOptions = {},
+): tf.Tensor {
+  const plan = planForward(config, input, options, 'gpt2Forward');
+  if (weights.blocks.length !== config.nLayers) {
+    throw new InvalidArgumentError(
+      `gpt2Forward: weights have ${weights.blocks.length} blocks but config.nLayers is ${config.nLayers}.`,
+    );
+  }
+  return runForward(config, weights, input, options, plan);
+}
+
+/** The forward pass after validation (see {@link gpt2Forward}). */
+export function runForward(
+  config: GPT2Config,
+  weights: GPT2Weights,
+  input: tf.Tensor,
+  options: GPT2ForwardOptions,
+  plan: ForwardPlan,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const hooks = hookRunner(options.hooks);
+    let residual =
+      options.startAtLayer === undefined
+        ? embed(input as tf.Tensor2D, weights, hooks, plan)
+        : (input as tf.Tensor3D);
+    const context: BlockContext = {
+      config,
+      hooks,
+      mask: causalMask(plan.positions),
+      useAttnResult: options.useAttnResult ?? false,
+    };
+    for (let layer = plan.startAtLayer; layer < plan.stopAtLayer; layer++) {
+      residual = transformerBlock(residual, layer, weights.blocks[layer]!, context);
+    }
+    if (plan.returnResidual) return residual === input ? tf.clone(residual) : residual;
+    return unembed(residual, weights, config, hooks, plan);
+  });
+}
