@@ -91,7 +91,9 @@ describe.each(TEST_BACKENDS)(
         const centred = /hook_(embed|pos_embed|resid_pre|resid_mid|resid_post|attn_out|mlp_out)$/;
         // LayerNorm folding keeps what is computed from the normalised input.
         const unchanged =
-          /(hook_scale|hook_normalized|hook_q|hook_k|hook_attn_scores|hook_pattern|mlp\.hook_pre|mlp\.hook_post)$/;
+          /(hook_scale|hook_q|hook_k|hook_attn_scores|hook_pattern|mlp\.hook_pre|mlp\.hook_post)$/;
+        // A folded LayerNorm (LNPre) hooks its output, which no longer includes weight and bias.
+        const normalized = /hook_normalized$/;
         for (const name of processed.hookNames) {
           const actual = cache.get(name);
           if (centred.test(name)) {
@@ -100,6 +102,9 @@ describe.each(TEST_BACKENDS)(
               .toBeLessThan(TOLERANCE);
           } else if (unchanged.test(name)) {
             expect.soft(maxScaledError(actual, ref(name)), name).toBeLessThan(TOLERANCE);
+          } else if (normalized.test(name)) {
+            const beforeWeights = name.replace('hook_normalized', 'normalized_before_weights');
+            expect.soft(maxScaledError(actual, ref(beforeWeights)), name).toBeLessThan(TOLERANCE);
           }
         }
         // Centred unembedding: logits lose their mean over the vocabulary.
@@ -131,7 +136,7 @@ describe.each(TEST_BACKENDS)(
       }
     });
 
-    it('keeps hook_normalized through fold_ln and attn_out through fold_value_biases', async () => {
+    it('folds LayerNorm weights out of hook_normalized, and keeps attn_out through fold_value_biases', async () => {
       const onlyFold = await loadGPT2FromFolder(checkpoint.folder, {
         processWeights: {
           centerWritingWeights: false,
@@ -145,9 +150,12 @@ describe.each(TEST_BACKENDS)(
       try {
         const folded = onlyFold.runWithCache(tokens, { namesFilter: /hook_normalized$/ });
         for (const name of folded.cache.keys()) {
+          const beforeWeights = name.replace('hook_normalized', 'normalized_before_weights');
           expect
-            .soft(maxScaledError(folded.cache.get(name), ref(name)), name)
+            .soft(maxScaledError(folded.cache.get(name), ref(beforeWeights)), name)
             .toBeLessThan(TOLERANCE);
+          // ... which differs from the unfolded LayerNorm's output (weights and biases are not 1 and 0).
+          expect(maxScaledError(folded.cache.get(name), ref(name))).toBeGreaterThan(1e-2);
         }
         const valueFolded = onlyValueBiases.runWithCache(tokens, {
           namesFilter: /hook_attn_out$|hook_v$/,

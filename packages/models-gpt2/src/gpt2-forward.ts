@@ -278,8 +278,9 @@ function checkIndices(
 }
 
 /**
- * LayerNorm with hooks: centre, scale (`hook_scale` `[B, P, 1]`), normalise (`hook_normalized`,
- * before weight and bias), then apply weight and bias unless folded.
+ * LayerNorm with hooks, as TransformerLens computes it: centre, scale (`hook_scale` `[B, P, 1]`),
+ * then `hook_normalized` on the output — `(x - mean) / scale * w + b` for a full LayerNorm,
+ * `(x - mean) / scale` for a folded one (`LNPre`, `weights` null).
  */
 function layerNorm(
   x: tf.Tensor3D,
@@ -292,9 +293,9 @@ function layerNorm(
   const centered = tf.sub(x, tf.mean(x, -1, true)); // [B, P, D]
   const variance = tf.mean(tf.square(centered), -1, true); // [B, P, 1]
   const scale = hooks.run(scaleName, tf.sqrt(tf.add(variance, eps))); // [B, P, 1]
-  const normalized = hooks.run(normalizedName, tf.div<tf.Tensor3D>(centered, scale)); // [B, P, D]
-  if (!weights) return normalized;
-  return tf.add<tf.Tensor3D>(tf.mul(normalized, weights.w), weights.b);
+  const normalized = tf.div<tf.Tensor3D>(centered, scale); // [B, P, D]
+  const output = weights ? tf.add<tf.Tensor3D>(tf.mul(normalized, weights.w), weights.b) : normalized;
+  return hooks.run(normalizedName, output);
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);

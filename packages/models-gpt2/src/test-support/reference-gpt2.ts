@@ -191,6 +191,7 @@ export function referenceForward(
     const out = new Float64Array(x.length);
     const scales = new Float64Array(B * P);
     const normalized = new Float64Array(x.length);
+    const beforeWeights = new Float64Array(x.length);
     for (let row = 0; row < B * P; row++) {
       let mean = 0;
       for (let d = 0; d < D; d++) mean += x[row * D + d]!;
@@ -202,12 +203,15 @@ export function referenceForward(
       scales[row] = scale;
       for (let d = 0; d < D; d++) {
         const n = (x[row * D + d]! - mean) / scale;
-        normalized[row * D + d] = n;
+        beforeWeights[row * D + d] = n;
         out[row * D + d] = weight && bias ? n * weight[d]! + bias[d]! : n;
+        normalized[row * D + d] = out[row * D + d]!;
       }
     }
     record(`${prefix}.hook_scale`, [B, P, 1], scales);
     record(`${prefix}.hook_normalized`, [B, P, D], normalized);
+    // Not a hook: the normalised input before weight and bias, what a folded (LNPre) LayerNorm hooks.
+    record(`${prefix}.normalized_before_weights`, [B, P, D], beforeWeights);
     return out;
   };
 
