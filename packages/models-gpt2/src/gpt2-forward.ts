@@ -294,7 +294,9 @@ function layerNorm(
   const variance = tf.mean(tf.square(centered), -1, true); // [B, P, 1]
   const scale = hooks.run(scaleName, tf.sqrt(tf.add(variance, eps))); // [B, P, 1]
   const normalized = tf.div<tf.Tensor3D>(centered, scale); // [B, P, D]
-  const output = weights ? tf.add<tf.Tensor3D>(tf.mul(normalized, weights.w), weights.b) : normalized;
+  const output = weights
+    ? tf.add<tf.Tensor3D>(tf.mul(normalized, weights.w), weights.b)
+    : normalized;
   return hooks.run(normalizedName, output);
 }
 

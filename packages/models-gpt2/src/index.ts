@@ -34,6 +34,8 @@ export type { GPT2BlockWeights, GPT2Weights, LayerNormWeights } from './gpt2-wei
 export { disposeWeights, transformerLensStateDict, weightTensors } from './gpt2-weights.js';
 export type { ProcessWeightsOptions } from './process-weights.js';
 export { processWeights } from './process-weights.js';
+export type { RandomCheckpointOptions, RandomTensor } from './random-checkpoint.js';
+export { randomGPT2Checkpoint, randomGPT2CheckpointFiles } from './random-checkpoint.js';
 export type {
   CheckpointNameMap,
   ExpectedTensor,

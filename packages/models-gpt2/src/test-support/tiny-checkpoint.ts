@@ -4,11 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '@patchlens/safetensors';
 import { writeSafetensorsFile } from '@patchlens/safetensors/node';
-import {
-  type PlainTensor,
-  type ReferenceConfig,
-  randomHuggingFaceTensors,
-} from './reference-gpt2.js';
+import { randomGPT2Checkpoint } from '../random-checkpoint.js';
+import type { PlainTensor, ReferenceConfig } from './reference-gpt2.js';
 
 /** 2 layers, 4 heads, d_model 16, vocab 50, context 16. */
 export const TINY_CONFIG: ReferenceConfig = Object.freeze({
@@ -69,7 +66,8 @@ export interface TinyCheckpointFiles {
 /** Builds a tiny checkpoint's files in memory. */
 export function tinyCheckpointFiles(options: TinyCheckpointOptions = {}): TinyCheckpointFiles {
   const config = options.config ?? TINY_CONFIG;
-  const tensors = randomHuggingFaceTensors(config, options.seed ?? 1234, {
+  const tensors: Map<string, PlainTensor> = randomGPT2Checkpoint(config, {
+    seed: options.seed ?? 1234,
     valueBiasScale: options.valueBiasScale ?? 1,
     lmHead: options.lmHead ?? false,
   });

@@ -1,0 +1,419 @@
+import type { ActivationCacheLike, HookedModel, HookName } from '@patchlens/tensor-hooks';
+import * as tf from '@tensorflow/tfjs-core';
+import { table } from 'arquero';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  type ActivationPatchFunction,
+  getActPatchAttnHeadKAllPos,
+  getActPatchAttnHeadKByPos,
+  getActPatchAttnHeadOutAllPos,
+  getActPatchAttnHeadOutByPos,
+  getActPatchAttnHeadPatternAllPos,
+  getActPatchAttnHeadPatternByPos,
+  getActPatchAttnHeadPatternDestSrcPos,
+  getActPatchAttnHeadQAllPos,
+  getActPatchAttnHeadQByPos,
+  getActPatchAttnHeadVAllPos,
+  getActPatchAttnHeadVByPos,
+  getActPatchAttnOut,
+  getActPatchMlpOut,
+  getActPatchResidMid,
+  getActPatchResidPre,
+} from '../activation-patch-functions.js';
+import { genericActivationPatch } from '../generic-activation-patch.js';
+import type { PatchResult } from '../patch-result.js';
+import { layerPosPatchSetter } from '../patch-setters.js';
+import { logitDiff } from '../patching-metric.js';
+import {
+  getActPatchAttnHeadAllPosEvery,
+  getActPatchAttnHeadByPosEvery,
+  getActPatchBlockEvery,
+} from '../stacked-patch-functions.js';
+import { handPatchedLogitDiff, handUnpatchedLogitDiff } from './hand-patch.js';
+
+/** One specialised sweep described independently of the library's tables. */
+interface SweepCase {
+  readonly name: string;
+  readonly sweep: ActivationPatchFunction;
+  readonly axes: readonly string[];
+  /** Expected shape from (layers, positions, heads, key/value heads). */
+  readonly shape: (l: number, p: number, h: number, hkv: number) => number[];
+  /** Hook name of a layer. */
+  readonly hook: (layer: number) => HookName;
+  /** Activation axes fixed by an index (layer first). */
+  readonly fixed: (index: readonly number[]) => Record<number, number>;
+}
+
+const block = (suffix: string) => (layer: number) => `blocks.${layer}.${suffix}` as HookName;
+const byPos = (index: readonly number[]) => ({ 1: index[1]!, 2: index[2]! });
+const allPos = (index: readonly number[]) => ({ 2: index[1]! });
+
+/** Every specialised sweep with its TransformerLens behaviour written out by hand. */
+export const SWEEP_CASES: readonly SweepCase[] = [
+  {
+    name: 'resid_pre',
+    sweep: getActPatchResidPre,
+    axes: ['layer', 'pos'],
+    shape: (l, p) => [l, p],
+    hook: block('hook_resid_pre'),
+    fixed: (i) => ({ 1: i[1]! }),
+  },
+  {
+    name: 'resid_mid',
+    sweep: getActPatchResidMid,
+    axes: ['layer', 'pos'],
+    shape: (l, p) => [l, p],
+    hook: block('hook_resid_mid'),
+    fixed: (i) => ({ 1: i[1]! }),
+  },
+  {
+    name: 'attn_out',
+    sweep: getActPatchAttnOut,
+    axes: ['layer', 'pos'],
+    shape: (l, p) => [l, p],
+    hook: block('hook_attn_out'),
+    fixed: (i) => ({ 1: i[1]! }),
+  },
+  {
+    name: 'mlp_out',
+    sweep: getActPatchMlpOut,
+    axes: ['layer', 'pos'],
+    shape: (l, p) => [l, p],
+    hook: block('hook_mlp_out'),
+    fixed: (i) => ({ 1: i[1]! }),
+  },
+  {
+    name: 'attn_head_out_by_pos',
+    sweep: getActPatchAttnHeadOutByPos,
+    axes: ['layer', 'pos', 'head'],
+    shape: (l, p, h) => [l, p, h],
+    hook: block('attn.hook_z'),
+    fixed: byPos,
+  },
+  {
+    name: 'attn_head_q_by_pos',
+    sweep: getActPatchAttnHeadQByPos,
+    axes: ['layer', 'pos', 'head'],
+    shape: (l, p, h) => [l, p, h],
+    hook: block('attn.hook_q'),
+    fixed: byPos,
+  },
+  {
+    name: 'attn_head_k_by_pos',
+    sweep: getActPatchAttnHeadKByPos,
+    axes: ['layer', 'pos', 'head'],
+    shape: (l, p, _h, hkv) => [l, p, hkv],
+    hook: block('attn.hook_k'),
+    fixed: byPos,
+  },
+  {
+    name: 'attn_head_v_by_pos',
+    sweep: getActPatchAttnHeadVByPos,
+    axes: ['layer', 'pos', 'head'],
+    shape: (l, p, _h, hkv) => [l, p, hkv],
+    hook: block('attn.hook_v'),
+    fixed: byPos,
+  },
+  {
+    name: 'attn_head_pattern_by_pos',
+    sweep: getActPatchAttnHeadPatternByPos,
+    axes: ['layer', 'head_index', 'dest_pos'],
+    shape: (l, p, h) => [l, h, p],
+    hook: block('attn.hook_pattern'),
+    fixed: (i) => ({ 1: i[1]!, 2: i[2]! }),
+  },
+  {
+    name: 'attn_head_pattern_dest_src_pos',
+    sweep: getActPatchAttnHeadPatternDestSrcPos,
+    axes: ['layer', 'head_index', 'dest_pos', 'src_pos'],
+    shape: (l, p, h) => [l, h, p, p],
+    hook: block('attn.hook_pattern'),
+    fixed: (i) => ({ 1: i[1]!, 2: i[2]!, 3: i[3]! }),
+  },
+  {
+    name: 'attn_head_out_all_pos',
+    sweep: getActPatchAttnHeadOutAllPos,
+    axes: ['layer', 'head'],
+    shape: (l, _p, h) => [l, h],
+    hook: block('attn.hook_z'),
+    fixed: allPos,
+  },
+  {
+    name: 'attn_head_q_all_pos',
+    sweep: getActPatchAttnHeadQAllPos,
+    axes: ['layer', 'head'],
+    shape: (l, _p, h) => [l, h],
+    hook: block('attn.hook_q'),
+    fixed: allPos,
+  },
+  {
+    name: 'attn_head_k_all_pos',
+    sweep: getActPatchAttnHeadKAllPos,
+    axes: ['layer', 'head'],
+    shape: (l, _p, _h, hkv) => [l, hkv],
+    hook: block('attn.hook_k'),
+    fixed: allPos,
+  },
+  {
+    name: 'attn_head_v_all_pos',
+    sweep: getActPatchAttnHeadVAllPos,
+    axes: ['layer', 'head'],
+    shape: (l, _p, _h, hkv) => [l, hkv],
+    hook: block('attn.hook_v'),
+    fixed: allPos,
+  },
+  {
+    name: 'attn_head_pattern_all_pos',
+    sweep: getActPatchAttnHeadPatternAllPos,
+    axes: ['layer', 'head_index'],
+    shape: (l, _p, h) => [l, h],
+    hook: block('attn.hook_pattern'),
+    fixed: (i) => ({ 1: i[1]! }),
+  },
+];
+
+/** The multi-index of a flat row-major position. */
+export function unravel(flat: number, shape: readonly number[]): number[] {
+  const index = new Array<number>(shape.length);
+  let rest = flat;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    index[axis] = rest % shape[axis]!;
+    rest = Math.floor(rest / shape[axis]!);
+  }
+  return index;
+}
+
+/** Largest absolute difference between two equally long arrays. */
+export function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let largest = 0;
+  for (let i = 0; i < a.length; i++) largest = Math.max(largest, Math.abs(a[i]! - b[i]!));
+  return largest;
+}
+
+/** What a parity suite runs on. */
+export interface ParitySetup {
+  readonly model: HookedModel;
+  readonly cleanIds: number[][];
+  readonly corruptedIds: number[][];
+  readonly answers: number[];
+  readonly wrong: number[];
+}
+
+/**
+ * The shared correctness suite (call inside a `describe` whose `beforeAll` sets the backend):
+ * shapes and index order against hand-written single patches, fast == reference, the `*_every`
+ * stacks, clean == corrupted, and resid_pre patching at layer 0.
+ */
+export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | ParitySetup): void {
+  let setup: ParitySetup;
+  let cleanTokens: tf.Tensor;
+  let corruptedTokens: tf.Tensor;
+  let cleanCache: ActivationCacheLike;
+  let corruptedCache: ActivationCacheLike;
+  let metric: ReturnType<typeof logitDiff>;
+  let clean: number;
+  let corrupted: number;
+  const fast = new Map<string, PatchResult>();
+  const reference = new Map<string, PatchResult>();
+
+  beforeAll(async () => {
+    setup = await makeSetup();
+    cleanTokens = tf.tensor2d(setup.cleanIds, undefined, 'int32');
+    corruptedTokens = tf.tensor2d(setup.corruptedIds, undefined, 'int32');
+    const cleanRun = setup.model.runWithCache(cleanTokens);
+    cleanRun.logits.dispose();
+    cleanCache = cleanRun.cache;
+    const corruptedRun = setup.model.runWithCache(corruptedTokens);
+    corruptedRun.logits.dispose();
+    corruptedCache = corruptedRun.cache;
+    metric = logitDiff({ answers: setup.answers, wrong: setup.wrong });
+    clean = handUnpatchedLogitDiff(setup.model, cleanTokens, setup.answers, setup.wrong);
+    corrupted = handUnpatchedLogitDiff(setup.model, corruptedTokens, setup.answers, setup.wrong);
+  });
+
+  afterAll(() => {
+    cleanCache?.dispose();
+    corruptedCache?.dispose();
+    tf.dispose([cleanTokens, corruptedTokens]);
+  });
+
+  it('the clean and corrupted runs differ (the test can fail)', () => {
+    expect(Math.abs(clean - corrupted)).toBeGreaterThan(1e-3);
+  });
+
+  for (const sweepCase of SWEEP_CASES) {
+    it(`${sweepCase.name}: shape, index order, hand-written patches, fast == reference, no leaks`, async () => {
+      const { model } = setup;
+      const { nLayers, nHeads } = model.config;
+      const nKeyValueHeads = model.config.nKeyValueHeads ?? nHeads;
+      const positions = setup.corruptedIds[0]!.length;
+      const before = tf.memory().numTensors;
+      const fastResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric);
+      const referenceResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric, {
+        engine: 'reference',
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      fast.set(sweepCase.name, fastResult);
+      reference.set(sweepCase.name, referenceResult);
+      const shape = sweepCase.shape(nLayers, positions, nHeads, nKeyValueHeads);
+      expect(fastResult.shape).toEqual(shape);
+      expect(fastResult.axes).toEqual(sweepCase.axes);
+      expect(referenceResult.shape).toEqual(shape);
+      expect(maxDifference(fastResult.values, referenceResult.values)).toBeLessThan(1e-5);
+      // a few entries, including the first and the last, against a hand-written patch
+      const count = fastResult.values.length;
+      for (const flat of [0, Math.floor(count / 3), count - 1]) {
+        const index = unravel(flat, shape);
+        const expected = handPatchedLogitDiff(
+          model,
+          corruptedTokens,
+          cleanCache,
+          sweepCase.hook(index[0]!),
+          sweepCase.fixed(index),
+          setup.answers,
+          setup.wrong,
+        );
+        expect(fastResult.get(...index)).toBeCloseTo(expected, 4);
+        expect(Math.abs(referenceResult.values[flat]! - expected)).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('attn_head_all_pos_every stacks its parts (k/v zero-padded)', async () => {
+    const every = await getActPatchAttnHeadAllPosEvery(
+      setup.model,
+      corruptedTokens,
+      cleanCache,
+      metric,
+    );
+    const referenceEvery = await getActPatchAttnHeadAllPosEvery(
+      setup.model,
+      corruptedTokens,
+      cleanCache,
+      metric,
+      { engine: 'reference' },
+    );
+    const { nLayers, nHeads } = setup.model.config;
+    expect(every.shape).toEqual([5, nLayers, nHeads]);
+    expect(every.labels?.['activation']).toEqual(['output', 'query', 'key', 'value', 'pattern']);
+    const parts = [
+      'attn_head_out_all_pos',
+      'attn_head_q_all_pos',
+      'attn_head_k_all_pos',
+      'attn_head_v_all_pos',
+      'attn_head_pattern_all_pos',
+    ].map((name) => reference.get(name)!);
+    parts.forEach((part, kind) => {
+      for (let layer = 0; layer < nLayers; layer++) {
+        for (let head = 0; head < nHeads; head++) {
+          const expected = head < part.shape[1]! ? part.get(layer, head) : 0;
+          expect(Math.abs(every.get(kind, layer, head) - expected)).toBeLessThan(1e-5);
+          expect(Math.abs(referenceEvery.get(kind, layer, head) - expected)).toBeLessThan(1e-5);
+        }
+      }
+    });
+  });
+
+  it('attn_head_by_pos_every stacks its parts (pattern transposed, k/v zero-padded)', async () => {
+    const every = await getActPatchAttnHeadByPosEvery(
+      setup.model,
+      corruptedTokens,
+      cleanCache,
+      metric,
+    );
+    const { nLayers, nHeads } = setup.model.config;
+    const positions = setup.corruptedIds[0]!.length;
+    expect(every.shape).toEqual([5, nLayers, positions, nHeads]);
+    expect(every.axes).toEqual(['activation', 'layer', 'pos', 'head']);
+    const names = [
+      'attn_head_out_by_pos',
+      'attn_head_q_by_pos',
+      'attn_head_k_by_pos',
+      'attn_head_v_by_pos',
+    ];
+    for (let layer = 0; layer < nLayers; layer++) {
+      for (let pos = 0; pos < positions; pos++) {
+        for (let head = 0; head < nHeads; head++) {
+          names.forEach((name, kind) => {
+            const part = reference.get(name)!;
+            const expected = head < part.shape[2]! ? part.get(layer, pos, head) : 0;
+            expect(Math.abs(every.get(kind, layer, pos, head) - expected)).toBeLessThan(1e-5);
+          });
+          const pattern = reference.get('attn_head_pattern_by_pos')!.get(layer, head, pos);
+          expect(Math.abs(every.get(4, layer, pos, head) - pattern)).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
+
+  it('block_every stacks resid_pre, attn_out and mlp_out', async () => {
+    const every = await getActPatchBlockEvery(setup.model, corruptedTokens, cleanCache, metric);
+    expect(every.labels?.['activation']).toEqual(['resid_pre', 'attn_out', 'mlp_out']);
+    const stacked = ['resid_pre', 'attn_out', 'mlp_out'].flatMap((name) => [
+      ...reference.get(name)!.values,
+    ]);
+    expect(maxDifference(every.values, stacked)).toBeLessThan(1e-5);
+  });
+
+  it('patching with clean == corrupted gives the clean metric everywhere (both engines)', async () => {
+    const sameCorrupted = handUnpatchedLogitDiff(
+      setup.model,
+      corruptedTokens,
+      setup.answers,
+      setup.wrong,
+    );
+    for (const sweepCase of SWEEP_CASES) {
+      const result = await sweepCase.sweep(setup.model, corruptedTokens, corruptedCache, metric);
+      for (const value of result.values) expect(Math.abs(value - sameCorrupted)).toBeLessThan(1e-5);
+    }
+    const every = await getActPatchAttnHeadByPosEvery(
+      setup.model,
+      corruptedTokens,
+      corruptedCache,
+      metric,
+      { engine: 'reference' },
+    );
+    const { nKeyValueHeads, nHeads } = setup.model.config;
+    every.values.forEach((value, flat) => {
+      const [kind, , , head] = unravel(flat, every.shape);
+      const padded = (kind === 2 || kind === 3) && head! >= (nKeyValueHeads ?? nHeads);
+      expect(Math.abs(value - (padded ? 0 : sameCorrupted))).toBeLessThan(1e-5);
+    });
+  });
+
+  it('resid_pre at layer 0: every position restores the clean metric; one position equals a hand patch', async () => {
+    for (const engine of ['fast', 'reference'] as const) {
+      const everyPosition = await genericActivationPatch(
+        setup.model,
+        corruptedTokens,
+        cleanCache,
+        metric,
+        {
+          patchSetter: (_corrupted, _index, cleanActivation) => tf.clone(cleanActivation),
+          activationName: 'resid_pre',
+          indexTable: table({ layer: [0] }),
+          engine,
+        },
+      );
+      expect(everyPosition.shape).toEqual([1]);
+      expect(Math.abs(everyPosition.values[0]! - clean)).toBeLessThan(1e-5);
+    }
+    const positions = setup.corruptedIds[0]!.length;
+    const single = await genericActivationPatch(setup.model, corruptedTokens, cleanCache, metric, {
+      patchSetter: layerPosPatchSetter,
+      activationName: 'resid_pre',
+      indexTable: table({ layer: [0], pos: [positions - 2] }),
+    });
+    const expected = handPatchedLogitDiff(
+      setup.model,
+      corruptedTokens,
+      cleanCache,
+      'blocks.0.hook_resid_pre',
+      { 1: positions - 2 },
+      setup.answers,
+      setup.wrong,
+    );
+    expect(Math.abs(single.values[0]! - expected)).toBeLessThan(1e-5);
+  });
+}
