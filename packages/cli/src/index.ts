@@ -1,0 +1,3 @@
+export { runPatchlens } from './main.js';
+export type { CommandIO } from './progress-reporter.js';
+export { UsageError } from './usage-error.js';
