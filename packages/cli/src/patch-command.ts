@@ -6,9 +6,10 @@ import {
   normalizedMetric,
   PATCHING_FUNCTIONS,
   type PatchResult,
-  type PatchResultJson,
+  type PatchRun,
   patchResultsToArrow,
   patchResultsToCSV,
+  patchRunJson,
   preparePatching,
   resolvePatchingNames,
 } from '@patchlens/patching';
@@ -214,13 +215,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
         });
       }
       await writeResults(io, values.out, format, {
-        model: {
-          nLayers: model.config.nLayers,
-          nHeads: model.config.nHeads,
-          dModel: model.config.dModel,
-          dVocab: model.config.dVocab,
-          nCtx: model.config.nCtx,
-        },
+        model: model.config,
         backend: backendName,
         tokens,
         metric: { name: values.metric, clean: prepared.clean, corrupted: prepared.corrupted },
@@ -244,24 +239,11 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
   }
 }
 
-interface PatchRun {
-  model: Record<string, number>;
-  backend: string;
-  tokens: { clean: number[][]; corrupted: number[][] };
-  metric: { name: string; clean: number; corrupted: number };
-  results: Record<string, PatchResult>;
-}
-
 async function writeResults(io: CommandIO, out: string | undefined, format: string, run: PatchRun) {
   let content: string | Uint8Array;
   if (format === '.csv') content = patchResultsToCSV(run.results);
   else if (format === '.arrow') content = patchResultsToArrow(run.results);
-  else {
-    const patches: Record<string, PatchResultJson> = {};
-    for (const [name, result] of Object.entries(run.results)) patches[name] = result.toJSON();
-    const { results: _results, ...rest } = run;
-    content = `${JSON.stringify({ ...rest, patches })}\n`;
-  }
+  else content = `${JSON.stringify(patchRunJson(run))}\n`;
   if (out === undefined) io.stdout.write(content);
   else {
     await writeFile(out, content);

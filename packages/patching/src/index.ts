@@ -37,6 +37,8 @@ export {
   patchResultsToArrow,
   patchResultsToCSV,
 } from './patch-result.js';
+export type { PatchRun, PatchRunJson } from './patch-run-json.js';
+export { patchRunJson } from './patch-run-json.js';
 export type {
   CoordinatePatchSetter,
   PatchSetter,
