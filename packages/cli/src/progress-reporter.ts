@@ -5,8 +5,13 @@ export interface CommandIO {
 }
 
 /**
- * A progress callback `(done, total)` that draws a bar on a TTY (redrawn in place) or prints
- * plain lines otherwise (one per 10% step), prefixed with `label`.
+ * A progress callback `(done, total)` that draws a bar on stderr when it is a TTY (redrawn in
+ * place) or prints plain lines otherwise (one per 10% step), prefixed with `label`.
+ *
+ * @example
+ * ```ts
+ * await getActPatchResidPre(model, tokens, cache, metric, { onProgress: progressReporter(process, 'resid_pre') });
+ * ```
  */
 export function progressReporter(
   io: CommandIO,

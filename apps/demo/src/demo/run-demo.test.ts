@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { chromium } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type DemoOutcome, runDemo } from './run-demo.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+describe('the demo (smoke run: block_every and attn_head_out_all_pos on the bundled model)', () => {
+  let outDir: string;
+  let outcome: DemoOutcome;
+  let stdout = '';
+  let leaked = 0;
+
+  beforeAll(async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'patchlens-demo-'));
+    const io = {
+      stdout: {
+        write: (chunk: string | Uint8Array) => {
+          stdout += String(chunk);
+        },
+      },
+      stderr: { write: () => undefined, isTTY: false },
+    };
+    const before = tf.memory().numTensors;
+    outcome = await runDemo({
+      outDir,
+      sweeps: ['block_every', 'attn_head_out_all_pos'],
+      prompts: 4,
+      backend: 'wasm',
+      io,
+    });
+    leaked = tf.memory().numTensors - before;
+  }, 300_000);
+
+  it('prints both logit differences and leaks no tensors', () => {
+    expect(stdout).toMatch(
+      /clean logit diff -?\d+\.\d+, corrupted logit diff -?\d+\.\d+ \(4 prompts\)/,
+    );
+    expect(outcome.clean).toBeGreaterThan(outcome.corrupted);
+    expect(leaked).toBe(0);
+  });
+
+  it('writes results.json in the patchlens patch layout, with values that obey IOI invariants', async () => {
+    const json = JSON.parse(await readFile(outcome.results, 'utf8'));
+    expect(Object.keys(json)).toEqual(['model', 'backend', 'tokens', 'metric', 'patches']);
+    expect(json.metric.name).toBe('logit-diff');
+    const { nLayers, nHeads } = json.model;
+    const clean: number[][] = json.tokens.clean;
+    const corrupted: number[][] = json.tokens.corrupted;
+    const positions = clean[0]!.length;
+    const block = json.patches.block_every;
+    expect(block.axes).toEqual(['activation', 'layer', 'pos']);
+    expect(block.shape).toEqual([3, nLayers, positions]);
+    expect(json.patches.attn_head_out_all_pos.shape).toEqual([nLayers, nHeads]);
+    // The corruption changes exactly one position (the subject's second mention) in every prompt.
+    const changed = clean[0]!.flatMap((token, position) =>
+      token !== corrupted[0]![position] ? [position] : [],
+    );
+    expect(changed).toHaveLength(1);
+    for (let b = 1; b < clean.length; b++) {
+      expect(clean[b]!.flatMap((token, p) => (token !== corrupted[b]![p] ? [p] : []))).toEqual(
+        changed,
+      );
+    }
+    // resid_pre of layer 0 is token + position embedding: patching the changed position gives the clean
+    // run exactly, patching any other position changes nothing.
+    for (let position = 0; position < positions; position++) {
+      const expected = position === changed[0] ? json.metric.clean : json.metric.corrupted;
+      expect(block.values[position]).toBeCloseTo(expected, 3);
+    }
+    for (const path of outcome.csv) {
+      expect((await readFile(path, 'utf8')).split('\n')[0]).toMatch(/,value$/);
+    }
+  });
+
+  it('writes a self-contained report that shows labelled heatmaps in Chromium', async () => {
+    const html = await readFile(outcome.report, 'utf8');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
+    if (!existsSync(CHROMIUM) && !process.env.CI) return; // CI installs Chromium (.ci/run)
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const requests: string[] = [];
+      page.on('request', (request) => {
+        if (!request.url().startsWith('file:')) requests.push(request.url());
+      });
+      await page.goto(`file://${outcome.report}`);
+      const screenshot = await page.screenshot({
+        path: join(outDir, 'report.png'),
+        fullPage: true,
+      });
+      expect(screenshot.length).toBeGreaterThan(10_000);
+      expect(requests).toEqual([]);
+      // One heatmap per sweep plus the attention patterns of the top three heads.
+      expect(await page.locator('svg').count()).toBeGreaterThanOrEqual(5);
+      const text = await page.locator('body').innerText();
+      expect(text).toContain('block_every');
+      expect(text).toContain('Attention of head L');
+      const labels = await page.locator('svg text').allTextContents();
+      expect(labels).toContain('layer');
+      expect(labels.some((label) => /^\d+: ␣\w+/.test(label))).toBe(true); // token labels like "3: ␣Mary"
+    } finally {
+      await browser.close();
+    }
+  });
+});
