@@ -11,6 +11,10 @@ export default defineConfig({
     include: ['**/src/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 60_000,
+    // .ci/run reads the pass/fail counts from this JSON report.
+    ...(process.env.PATCHLENS_TEST_REPORT
+      ? { reporters: ['default', 'json'], outputFile: { json: process.env.PATCHLENS_TEST_REPORT } }
+      : {}),
     hookTimeout: 60_000,
   },
 });
