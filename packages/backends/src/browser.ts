@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import { BACKEND_PREFERENCES, type BackendName, type BackendPreference } from './backend-names.js';
+import { startFirstBackend } from './start-backend.js';
 
 /** The optional peer package that registers each GPU backend. */
 const GPU_PACKAGES: Partial<Record<BackendName, string>> = {
@@ -50,23 +51,11 @@ export async function initBrowserBackend(
   }
   const candidates: BackendName[] =
     preference === 'auto' ? ['webgpu', 'webgl', 'wasm', 'cpu'] : [preference];
-  for (const name of candidates) {
-    if (!tf.findBackendFactory(name)) {
-      if (preference === 'auto') continue;
-      throw new InvalidArgumentError(
-        `initBrowserBackend: backend "${name}" is not registered; add \`import '${GPU_PACKAGES[name] ?? `@tensorflow/tfjs-backend-${name}`}'\` to your app first (an optional peer dependency of @patchlens/backends).`,
-      );
-    }
-    try {
-      if (await tf.setBackend(name)) {
-        await tf.ready();
-        return name;
-      }
-    } catch (error) {
-      if (preference !== 'auto') throw error;
-    }
-  }
-  throw new InvalidArgumentError(
-    `initBrowserBackend: no backend could be started for "${preference}"${preference === 'auto' ? ' (tried webgpu, webgl, wasm, cpu)' : ''}.`,
-  );
+  return startFirstBackend('initBrowserBackend', preference, candidates, (name) => {
+    if (tf.findBackendFactory(name)) return true;
+    if (preference === 'auto') return false;
+    throw new InvalidArgumentError(
+      `initBrowserBackend: backend "${name}" is not registered; add \`import '${GPU_PACKAGES[name] ?? `@tensorflow/tfjs-backend-${name}`}'\` to your app first (an optional peer dependency of @patchlens/backends).`,
+    );
+  });
 }

@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import { BACKEND_PREFERENCES, type BackendName, type BackendPreference } from './backend-names.js';
+import { startFirstBackend } from './start-backend.js';
 
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
@@ -55,25 +56,11 @@ export async function initNodeBackend(
   }
   const candidates: BackendName[] =
     preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference as BackendName];
-  for (const name of candidates) {
-    if (name === 'tensorflow' && !(await loadNative())) {
-      if (preference === 'tensorflow') {
-        throw new InvalidArgumentError(
-          'initNodeBackend: backend "tensorflow" needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed next to PatchLens (npm i @tensorflow/tfjs-node), and neither could be loaded; or choose "wasm" (CLI: --backend wasm) or "auto".',
-        );
-      }
-      continue;
-    }
-    try {
-      if (await tf.setBackend(name)) {
-        await tf.ready();
-        return name;
-      }
-    } catch (error) {
-      if (preference !== 'auto') throw error;
-    }
-  }
-  throw new InvalidArgumentError(
-    `initNodeBackend: no backend could be started for "${preference}".`,
-  );
+  return startFirstBackend('initNodeBackend', preference, candidates, async (name) => {
+    if (name !== 'tensorflow' || (await loadNative())) return true;
+    if (preference === 'auto') return false;
+    throw new InvalidArgumentError(
+      'initNodeBackend: backend "tensorflow" needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed next to PatchLens (npm i @tensorflow/tfjs-node), and neither could be loaded; or choose "wasm" (CLI: --backend wasm) or "auto".',
+    );
+  });
 }
