@@ -209,7 +209,9 @@ export function planForward(
       { expected: [batch, nCtx], actual: input.shape },
     );
   }
-  if (input.dtype === 'int32') {
+  // Reading the ids back is free where tensors live in host memory; on webgl/webgpu it would stall
+  // the GPU on every forward pass, so there the range check is skipped (see Limitations).
+  if (input.dtype === 'int32' && HOST_MEMORY_BACKENDS.has(tf.getBackend())) {
     const ids = input.dataSync() as Int32Array;
     for (let index = 0; index < ids.length; index++) {
       const id = ids[index]!;
@@ -299,6 +301,9 @@ function layerNorm(
     : normalized;
   return hooks.run(normalizedName, output);
 }
+
+/** Backends whose tensors live in host memory, where reading token ids back costs nothing. */
+const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -522,6 +527,8 @@ function unembed(
  * @param options.stopAtLayer - stop before this block and return the residual stream entering it.
  * @param options.unembed - unembed only these positions (negative from the end) and/or token ids:
  *   logits `[batch, positions.length, tokens.length]`.
+ * Limitations: token ids are checked against the vocabulary only on backends whose tensors live in
+ * host memory (cpu, wasm, tensorflow); on webgl/webgpu that check would stall the GPU each pass.
  * @throws InvalidArgumentError / ShapeMismatchError for a non-tensor, float tokens, a wrong rank,
  *   an empty input, more positions than nCtx, a token id outside the vocabulary, or an option out
  *   of range; nothing is allocated when it throws.

@@ -272,7 +272,8 @@ export class GPT2 implements HookedModel<ActivationCache> {
    * @param options.startAtLayer - start at this block; the input is the residual stream entering it.
    * @param options.stopAtLayer - return the residual stream entering this block instead of logits.
    * @param options.unembed - only these positions / token ids: logits `[batch, positions, tokens]`.
-   * @throws InvalidArgumentError / ShapeMismatchError for bad input (see `gpt2Forward`).
+   * @throws InvalidArgumentError / ShapeMismatchError for bad input (see `gpt2Forward`; token ids
+   *   are range-checked on cpu, wasm and tensorflow only).
    * @example
    * ```ts
    * const logits = model.forward(tokens, { unembed: { positions: [-1] } }); // [batch, 1, dVocab]

@@ -106,8 +106,8 @@ function captureResiduals(
 
 /**
  * The hook for one hook point of a batch: replica r (rows r·B … r·B+B-1) gets patch r's write.
- * Declarative patches become one `where` per setter with a `[K, 1, ...]` mask built here, once per
- * batch; function setters run on their replica's rows only.
+ * Declarative patches become one `where` per setter on the flattened activation `[K, batch, size]`
+ * with a `[K, 1, size]` mask built here, once per batch (rank 3: GPU backends' `where` stops at rank 4); function setters run on their replica's rows only.
  */
 function batchedHook(
   context: EngineContext,
@@ -136,7 +136,8 @@ function batchedHook(
   });
   for (const [setter, indices] of bySetter)
     masks.push(coordinateMask(setter, clean.shape, indices));
-  const cleanGrouped = tf.expandDims(clean, 0); // [1, batch, ...rest]
+  const size = rest.reduce((product, extent) => product * extent, 1);
+  const cleanFlat = tf.reshape(clean, [1, batch, size]); // [1, batch, size]
   return (activation) => {
     if (activation.shape[0] !== replicas * batch) {
       throw new ShapeMismatchError(
@@ -144,21 +145,22 @@ function batchedHook(
         { expected: [replicas * batch, ...rest], actual: activation.shape },
       );
     }
-    let grouped = tf.reshape(activation, [replicas, batch, ...rest]); // [K, batch, ...rest]
-    for (const mask of masks) grouped = tf.where(mask, cleanGrouped, grouped);
+    let grouped = tf.reshape(activation, [replicas, batch, size]); // [K, batch, size]
+    for (const mask of masks) grouped = tf.where(mask, cleanFlat, grouped);
     if (functionJobs.size > 0) {
-      const parts = tf.unstack(grouped, 0); // K × [batch, ...rest]
+      const parts = tf.unstack(grouped, 0); // K × [batch, size]
       for (const [replica, job] of functionJobs) {
-        const patched = applyPatch(job, parts[replica]!, clean, context.functionName);
+        const corrupted = tf.reshape(parts[replica]!, clean.shape); // [batch, ...rest]
+        const patched = applyPatch(job, corrupted, clean, context.functionName);
         if (!tf.util.arraysEqual(patched.shape, clean.shape)) {
           throw new ShapeMismatchError(
             `${context.functionName}: patchSetter returned shape [${patched.shape}] ${describeJob(job)}; expected the activation's shape [${clean.shape}].`,
             { expected: clean.shape, actual: patched.shape },
           );
         }
-        parts[replica] = patched;
+        parts[replica] = tf.reshape(patched, [batch, size]);
       }
-      grouped = tf.stack(parts, 0); // [K, batch, ...rest]
+      grouped = tf.stack(parts, 0); // [K, batch, size]
     }
     return tf.reshape(grouped, activation.shape); // [K*batch, ...rest]
   };

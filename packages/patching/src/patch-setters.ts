@@ -145,34 +145,39 @@ export function isCoordinatePatchSetter(setter: unknown): setter is CoordinatePa
 }
 
 /**
- * A bool mask `[replicas, 1, ...]` for an activation of shape `[batch, ...rest]`: entry `r` is true
- * where replica `r`'s patch writes (every axis not fixed by the setter has size 1 and broadcasts).
- * `indices[r]` is replica r's index (layer first), or null when replica r is not patched here.
+ * A bool mask `[replicas, 1, size]` over an activation of shape `[batch, ...rest]` flattened to
+ * `[batch, size]` (size = the product of `rest`): entry `r` is true where replica `r`'s patch
+ * writes. `indices[r]` is replica r's index (layer first), or null when replica r is not patched
+ * here. Flat (rank 3) because the GPU backends' `tf.where` stops at rank 4.
  */
 export function coordinateMask(
   setter: CoordinatePatchSetter,
   activationShape: readonly number[],
   indices: readonly (readonly number[] | null)[],
-): tf.Tensor {
+): tf.Tensor3D {
   const rest = activationShape.slice(1);
-  const maskShape = rest.map((size, offset) =>
-    setter.activationAxes.includes(offset + 1) ? size : 1,
-  ); // [...rest] with free axes of size 1
-  const strides = new Array<number>(maskShape.length).fill(1);
-  for (let axis = maskShape.length - 2; axis >= 0; axis--) {
-    strides[axis] = strides[axis + 1]! * maskShape[axis + 1]!;
-  }
-  const perReplica = maskShape.reduce((product, size) => product * size, 1);
-  const values = new Uint8Array(indices.length * perReplica);
+  const strides = new Array<number>(rest.length).fill(1);
+  for (let axis = rest.length - 2; axis >= 0; axis--)
+    strides[axis] = strides[axis + 1]! * rest[axis + 1]!;
+  const size = rest.reduce((product, extent) => product * extent, 1);
+  // Offsets of every combination of the free (unpatched) axes: the entries one patch covers.
+  let freeOffsets = [0];
+  rest.forEach((extent, offset) => {
+    if (setter.activationAxes.includes(offset + 1)) return;
+    freeOffsets = freeOffsets.flatMap((base) =>
+      Array.from({ length: extent }, (_, coordinate) => base + coordinate * strides[offset]!),
+    );
+  });
+  const values = new Uint8Array(indices.length * size);
   indices.forEach((index, replica) => {
     if (index === null) return;
-    let offset = replica * perReplica;
+    let fixed = replica * size;
     setter.activationAxes.forEach((axis, entry) => {
-      offset += index[entry + 1]! * strides[axis - 1]!;
+      fixed += index[entry + 1]! * strides[axis - 1]!;
     });
-    values[offset] = 1;
+    for (const free of freeOffsets) values[fixed + free] = 1;
   });
-  return tf.tensor(values, [indices.length, 1, ...maskShape], 'bool'); // [replicas, 1, ...rest]
+  return tf.tensor3d(values, [indices.length, 1, size], 'bool'); // [replicas, 1, size]
 }
 
 /**
@@ -185,8 +190,9 @@ export function applyCoordinatePatch(
   clean: tf.Tensor,
 ): tf.Tensor {
   return tf.tidy(() => {
-    const mask = coordinateMask(setter, corrupted.shape, [index]); // [1, 1, ...rest]
-    const grouped = tf.expandDims(corrupted, 0); // [1, batch, ...rest]
-    return tf.reshape(tf.where(mask, tf.expandDims(clean, 0), grouped), corrupted.shape);
+    const mask = coordinateMask(setter, corrupted.shape, [index]); // [1, 1, size]
+    const flat = [1, corrupted.shape[0]!, mask.shape[2]]; // [1, batch, size]
+    const patched = tf.where(mask, tf.reshape(clean, flat), tf.reshape(corrupted, flat));
+    return tf.reshape(patched, corrupted.shape);
   });
 }

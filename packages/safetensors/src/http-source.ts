@@ -43,7 +43,9 @@ export async function request(
   const init: RequestInit = { ...context.init, headers };
   if (context.signal !== undefined) init.signal = context.signal;
   try {
-    return await context.fetch(context.url, init);
+    // Called as a plain function: browsers reject fetch invoked with another object as `this`.
+    const fetchFunction = context.fetch;
+    return await fetchFunction(context.url, init);
   } catch (error) {
     throwIfAborted(context, error);
     throw new PatchLensError(

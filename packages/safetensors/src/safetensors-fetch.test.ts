@@ -65,6 +65,23 @@ describe('fetchSafetensors, full mode', () => {
     }
   });
 
+  it('calls a given fetch as a plain function (browsers reject fetch bound to another object)', async () => {
+    const { baseUrl } = await serve({ '/model.safetensors': model });
+    function browserLikeFetch(this: unknown, input: RequestInfo | URL, init?: RequestInit) {
+      if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation');
+      return fetch(input, init);
+    }
+    const file = await fetchSafetensors(`${baseUrl}/model.safetensors`, {
+      fetch: browserLikeFetch,
+    });
+    expect(file).toEqual(readSafetensors(model));
+    const part = await fetchSafetensors(`${baseUrl}/model.safetensors`, {
+      fetch: browserLikeFetch,
+      tensorNames: [...header.tensors.keys()].slice(0, 1),
+    });
+    expect(part.tensors.size).toBe(1);
+  });
+
   it('reaches the total without a Content-Length too', async () => {
     const { baseUrl } = await serve({ '/m': model }, { contentLength: false });
     const progress: Progress[] = [];
