@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { initNodeBackend } from '@patchlens/backends/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,7 @@ describe('the demo (smoke run: block_every and attn_head_out_all_pos on the bund
       },
       stderr: { write: () => undefined, isTTY: false },
     };
+    await initNodeBackend('wasm');
     const before = tf.memory().numTensors;
     outcome = await runDemo({
       outDir,
