@@ -176,7 +176,12 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
   try {
     names = resolvePatchingNames(values.patch);
   } catch (error) {
-    throw new UsageError(`patchlens patch: --patch ${(error as Error).message}`, { cause: error });
+    throw new UsageError(
+      `patchlens patch: --patch: ${(error as Error).message.replace(/^resolvePatchingNames: /, '')}`,
+      {
+        cause: error,
+      },
+    );
   }
 
   const { backend: backendName, model } = await loadModel(io, source, {

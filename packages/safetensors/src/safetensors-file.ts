@@ -19,7 +19,7 @@ import {
   groupTensorsByShard,
   MAX_INDEX_BYTES,
   missingFromShard,
-  parseShardedIndexText,
+  parseShardedIndexBytes,
   type ShardedSafetensors,
 } from './sharded-index.js';
 
@@ -122,15 +122,7 @@ export async function readShardedSafetensors(
     );
   }
   const bytes = await readFile(indexPath);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch (error) {
-    throw new SafetensorsFormatError(`${where}: the index is not valid UTF-8.`, undefined, {
-      cause: error,
-    });
-  }
-  const index = parseShardedIndexText(text, where);
+  const index = parseShardedIndexBytes(bytes, where);
   const folder = dirname(indexPath);
   const tensors = new Map<string, SafetensorsTensor>();
   const shardMetadata = new Map<string, Record<string, string>>();

@@ -11,7 +11,7 @@ import {
   groupTensorsByShard,
   MAX_INDEX_BYTES,
   missingFromShard,
-  parseShardedIndexText,
+  parseShardedIndexBytes,
   type ShardedSafetensors,
 } from './sharded-index.js';
 
@@ -50,15 +50,7 @@ export async function fetchShardedSafetensors(
     undefined,
     MAX_INDEX_BYTES,
   );
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(indexBytes);
-  } catch (error) {
-    throw new SafetensorsFormatError(`${where}: the index is not valid UTF-8.`, undefined, {
-      cause: error,
-    });
-  }
-  const index = parseShardedIndexText(text, where);
+  const index = parseShardedIndexBytes(indexBytes, where);
   const byShard = groupTensorsByShard(index, options.tensorNames, where);
   const shardOptions: FetchSafetensorsOptions = {
     ...options,

@@ -94,6 +94,19 @@ export function parseShardedIndexText(text: string, where: string): ShardedSafet
   return { metadata, weightMap };
 }
 
+/** {@link parseShardedIndexText} of the index file's bytes, which must be UTF-8. */
+export function parseShardedIndexBytes(bytes: Uint8Array, where: string): ShardedSafetensorsIndex {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new SafetensorsFormatError(`${where}: the index is not valid UTF-8.`, undefined, {
+      cause: error,
+    });
+  }
+  return parseShardedIndexText(text, where);
+}
+
 /**
  * Parses a sharded checkpoint's `model.safetensors.index.json` and checks every shard file
  * name is a relative path inside the index's folder.
