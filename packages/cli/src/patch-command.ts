@@ -5,6 +5,7 @@ import {
   logitDiff,
   normalizedMetric,
   PATCHING_FUNCTIONS,
+  type PatchingFunctionName,
   type PatchResult,
   type PatchRun,
   patchResultsToArrow,
@@ -172,7 +173,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
   }
   const engine = values.engine;
   const format = outputFormat(values.out);
-  let names: string[];
+  let names: PatchingFunctionName[];
   try {
     names = resolvePatchingNames(values.patch);
   } catch (error) {
@@ -213,7 +214,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
           : rawMetric;
       const results: Record<string, PatchResult> = {};
       for (const name of names) {
-        const sweep = PATCHING_FUNCTIONS[name as keyof typeof PATCHING_FUNCTIONS];
+        const sweep = PATCHING_FUNCTIONS[name];
         results[name] = await sweep(model, corruptedTokens, prepared.cleanCache, metric, {
           engine,
           onProgress: progressReporter(io, name),
