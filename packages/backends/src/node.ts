@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 // Registers every gradient function with tfjs-core's global registry (the Node bundle of tfjs-core has none).
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';

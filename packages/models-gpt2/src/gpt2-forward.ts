@@ -3,6 +3,7 @@ import {
   type HookName,
   type HookRegistry,
   InvalidArgumentError,
+  type PastKeyValue,
   ShapeMismatchError,
 } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
@@ -101,7 +102,12 @@ function hookRunner(registry: HookRegistry | undefined): HookRunner {
 /** What a validated call will do. */
 interface ForwardPlan {
   readonly batch: number;
+  /** Positions computed (the input's length): all, or those from `startPosition` on. */
   readonly positions: number;
+  /** The first computed position (`startAtPosition`, default 0); earlier ones come from `pastKeyValues`. */
+  readonly startPosition: number;
+  /** Keys/values of positions before `startPosition` per block index (checked), when it is > 0. */
+  readonly pastKeyValues: readonly (PastKeyValue | undefined)[] | undefined;
   readonly startAtLayer: number;
   /** Exclusive end block; return the residual instead of logits when `returnResidual`. */
   readonly stopAtLayer: number;
@@ -203,12 +209,18 @@ export function planForward(
       { expected: [null, null], actual: input.shape },
     );
   }
-  if (positions > nCtx) {
+  const startPosition = checkStartPosition(config, options, where);
+  const totalPositions = startPosition + positions;
+  if (totalPositions > nCtx) {
     throw new ShapeMismatchError(
-      `${where}: the sequence has ${positions} positions, more than the model's context of nCtx = ${nCtx}.`,
+      `${where}: the sequence has ${totalPositions} positions${startPosition > 0 ? ` (startAtPosition ${startPosition} + ${positions} computed)` : ''}, more than the model's context of nCtx = ${nCtx}.`,
       { expected: [batch, nCtx], actual: input.shape },
     );
   }
+  const pastKeyValues =
+    startPosition > 0
+      ? checkPastKeyValues(config, options, where, batch, startPosition, startAtLayer, stopAtLayer)
+      : undefined;
   // Reading the ids back is free where tensors live in host memory; on webgl/webgpu it would stall
   // the GPU on every forward pass, so there the range check is skipped (see Limitations).
   if (input.dtype === 'int32' && HOST_MEMORY_BACKENDS.has(tf.getBackend())) {
@@ -237,9 +249,16 @@ export function planForward(
         where,
         'unembed.positions',
         selection.positions,
-        positions,
+        totalPositions,
         true,
-      );
+      ).map((position) => {
+        if (position < startPosition) {
+          throw new InvalidArgumentError(
+            `${where}: unembed.positions contains ${position}, before startAtPosition ${startPosition}; a pass that starts at a position computes no logits for earlier ones. Accepted: ${startPosition}..${totalPositions - 1} (or negative from the end).`,
+          );
+        }
+        return position - startPosition;
+      });
     }
     if (selection.tokens !== undefined) {
       unembedTokens = checkIndices(where, 'unembed.tokens', selection.tokens, dVocab, false);
@@ -248,12 +267,80 @@ export function planForward(
   return {
     batch,
     positions,
+    startPosition,
+    pastKeyValues,
     startAtLayer,
     stopAtLayer,
     returnResidual,
     unembedPositions,
     unembedTokens,
   };
+}
+
+/** `startAtPosition` checked (0 when absent); it needs `startAtLayer`. */
+function checkStartPosition(config: GPT2Config, options: ForwardOptions, where: string): number {
+  const value = options.startAtPosition;
+  if (value === undefined) {
+    if (options.pastKeyValues !== undefined) {
+      throw new InvalidArgumentError(
+        `${where}: pastKeyValues is given without startAtPosition; pass startAtPosition (the number of positions the keys/values cover) with it, or drop it.`,
+      );
+    }
+    return 0;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= config.nCtx) {
+    throw new InvalidArgumentError(
+      `${where}: startAtPosition is ${JSON.stringify(value)}; accepted: integers 0..${config.nCtx - 1} (nCtx = ${config.nCtx}).`,
+    );
+  }
+  if (options.startAtLayer === undefined) {
+    throw new InvalidArgumentError(
+      `${where}: startAtPosition (${value}) needs startAtLayer: the input must be the residual stream of positions >= ${value} entering that block (position embeddings are added at block 0 from the tokens).`,
+    );
+  }
+  return value;
+}
+
+/** `pastKeyValues` checked: an entry `[batch, p, nHeads, dHead]` for every block the pass runs. */
+function checkPastKeyValues(
+  config: GPT2Config,
+  options: ForwardOptions,
+  where: string,
+  batch: number,
+  startPosition: number,
+  startAtLayer: number,
+  stopAtLayer: number,
+): readonly (PastKeyValue | undefined)[] {
+  const past = options.pastKeyValues;
+  if (!Array.isArray(past)) {
+    throw new InvalidArgumentError(
+      `${where}: startAtPosition is ${startPosition} but pastKeyValues is ${past === undefined ? 'missing' : describeTensor(past)}; expected an array indexed by block of { key, value } tensors [batch, ${startPosition}, ${config.nHeads}, ${config.dHead}] (the keys/values of the earlier positions).`,
+    );
+  }
+  const expected = [batch, startPosition, config.nHeads, config.dHead];
+  for (let layer = startAtLayer; layer < stopAtLayer; layer++) {
+    const entry = past[layer] as PastKeyValue | undefined;
+    if (typeof entry !== 'object' || entry === null) {
+      throw new InvalidArgumentError(
+        `${where}: pastKeyValues[${layer}] is ${entry === null ? 'null' : typeof entry}; a pass from block ${startAtLayer} to ${stopAtLayer} needs { key, value } for every block it runs.`,
+      );
+    }
+    for (const part of ['key', 'value'] as const) {
+      const tensor: unknown = entry[part];
+      if (!(tensor instanceof tf.Tensor) || tensor.isDisposed || tensor.dtype !== 'float32') {
+        throw new InvalidArgumentError(
+          `${where}: pastKeyValues[${layer}].${part} is ${tensor instanceof tf.Tensor && tensor.isDisposed ? 'a disposed tensor' : describeTensor(tensor)}; expected a float32 tensor [${expected}].`,
+        );
+      }
+      if (!tf.util.arraysEqual(tensor.shape, expected)) {
+        throw new ShapeMismatchError(
+          `${where}: pastKeyValues[${layer}].${part} has shape [${tensor.shape}]; expected [${expected}] ([batch, startAtPosition, nHeads, dHead]).`,
+          { expected, actual: tensor.shape },
+        );
+      }
+    }
+  }
+  return past;
 }
 
 function checkIndices(
@@ -324,13 +411,17 @@ function geluExact(x: tf.Tensor3D): tf.Tensor3D {
   return tf.mul<tf.Tensor3D>(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
 
-/** `[P, P]` additive causal mask: 0 on and below the diagonal, -Infinity above. */
-function causalMask(positions: number): tf.Tensor2D {
-  const values = new Float32Array(positions * positions);
+/**
+ * `[P, offset + P]` additive causal mask for queries at positions `offset..offset+P-1` over keys
+ * `0..offset+P-1`: 0 where key <= query, -Infinity after.
+ */
+function causalMask(positions: number, offset: number): tf.Tensor2D {
+  const keys = offset + positions;
+  const values = new Float32Array(positions * keys);
   for (let query = 0; query < positions; query++) {
-    for (let key = query + 1; key < positions; key++) values[query * positions + key] = -Infinity;
+    for (let key = offset + query + 1; key < keys; key++) values[query * keys + key] = -Infinity;
   }
-  return tf.tensor2d(values, [positions, positions]);
+  return tf.tensor2d(values, [positions, keys]);
 }
 
 interface BlockContext {
@@ -338,6 +429,8 @@ interface BlockContext {
   readonly hooks: HookRunner;
   readonly mask: tf.Tensor2D;
   readonly useAttnResult: boolean;
+  /** Keys/values of the positions before the computed ones, per block (with `startAtPosition`). */
+  readonly pastKeyValues: readonly (PastKeyValue | undefined)[] | undefined;
 }
 
 /** `[B, H, P, Dh]` <-> `[B, P, H, Dh]` (the same permutation both ways). */
@@ -351,8 +444,15 @@ function hookHeads(hooks: HookRunner, name: HookName, x: tf.Tensor4D): tf.Tensor
   return swapHeadAndPosition(hooks.run(name, swapHeadAndPosition(x)));
 }
 
+/** Earlier positions' keys/values `[B, p, H, Dh]` in front of the computed ones `[B, H, P, Dh]`: `[B, H, p + P, Dh]`. */
+function withPast(past: tf.Tensor | undefined, current: tf.Tensor4D): tf.Tensor4D {
+  if (past === undefined) return current;
+  return tf.concat([swapHeadAndPosition(past as tf.Tensor4D), current], 2); // [B, H, p + P, Dh]
+}
+
 function attention(
   x: tf.Tensor3D,
+  layer: number,
   block: GPT2BlockWeights,
   names: BlockHookNames,
   context: BlockContext,
@@ -365,8 +465,9 @@ function attention(
   const heads = tf.transpose(tf.reshape(qkv, [B, P, 3 * H, Dh]), [0, 2, 1, 3]); // [B, 3H, P, Dh]
   const [rawQ, rawK, rawV] = tf.split(heads, 3, 1) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]; // each [B, H, P, Dh]
   const q = hookHeads(hooks, names.q, rawQ);
-  const k = hookHeads(hooks, names.k, rawK);
-  const v = hookHeads(hooks, names.v, rawV);
+  const past = context.pastKeyValues?.[layer];
+  const k = withPast(past?.key, hookHeads(hooks, names.k, rawK)); // [B, H, Pk, Dh]
+  const v = withPast(past?.value, hookHeads(hooks, names.v, rawV)); // [B, H, Pk, Dh]
   const products = tf.matMul(q, k, false, true); // [B, H, Pq, Pk]
   const scores = hooks.run(
     names.attnScores,
@@ -433,7 +534,7 @@ function transformerBlock(
     names.ln1Scale,
     names.ln1Normalized,
   );
-  const attnOut = attention(ln1, block, names, context);
+  const attnOut = attention(ln1, layer, block, names, context);
   const residMid = hooks.run(names.residMid, tf.add<tf.Tensor3D>(residPre, attnOut));
   const ln2 = layerNorm(
     residMid,
@@ -527,6 +628,12 @@ function unembed(
  * @param options.stopAtLayer - stop before this block and return the residual stream entering it.
  * @param options.unembed - unembed only these positions (negative from the end) and/or token ids:
  *   logits `[batch, positions.length, tokens.length]`.
+ * @param options.startAtPosition - with `startAtLayer`: compute only positions `>= p` (input
+ *   `[batch, pos - p, dModel]`), attending to `pastKeyValues` for the earlier ones; hooks see the
+ *   computed positions only (`[batch, pos - p, ...]`, scores/pattern `[batch, head, pos - p, pos]`);
+ *   `unembed.positions` count in the full sequence and must be `>= p` (default 0).
+ * @param options.pastKeyValues - with `startAtPosition` p > 0: `{ key, value }` per block index,
+ *   `[batch, p, nHeads, dHead]` (the `attn.hook_k` / `hook_v` layout), for every block the pass runs.
  * Limitations: token ids are checked against the vocabulary only on backends whose tensors live in
  * host memory (cpu, wasm, tensorflow); on webgl/webgpu that check would stall the GPU each pass.
  * @throws InvalidArgumentError / ShapeMismatchError for a non-tensor, float tokens, a wrong rank,
@@ -570,8 +677,9 @@ export function runForward(
     const context: BlockContext = {
       config,
       hooks,
-      mask: causalMask(plan.positions),
+      mask: causalMask(plan.positions, plan.startPosition),
       useAttnResult: options.useAttnResult ?? false,
+      pastKeyValues: plan.pastKeyValues,
     };
     for (let layer = plan.startAtLayer; layer < plan.stopAtLayer; layer++) {
       residual = transformerBlock(residual, layer, weights.blocks[layer]!, context);

@@ -78,6 +78,7 @@ describe.each(TEST_BACKENDS)('GPT2 model on %s', (backend) => {
       startAtLayer: true,
       stopAtLayer: true,
       selectiveUnembed: true,
+      startAtPosition: true,
     });
   });
 

@@ -157,6 +157,7 @@ export class GPT2 implements HookedModel<ActivationCache> {
     startAtLayer: true,
     stopAtLayer: true,
     selectiveUnembed: true,
+    startAtPosition: true,
   });
   /** Whether `attn.hook_result` exists and attn_out is summed from it. */
   readonly useAttnResult: boolean;
@@ -272,6 +273,9 @@ export class GPT2 implements HookedModel<ActivationCache> {
    * @param options.startAtLayer - start at this block; the input is the residual stream entering it.
    * @param options.stopAtLayer - return the residual stream entering this block instead of logits.
    * @param options.unembed - only these positions / token ids: logits `[batch, positions, tokens]`.
+   * @param options.startAtPosition - with `startAtLayer` and `pastKeyValues`: compute only positions
+   *   `>= p` from their residual stream `[batch, pos - p, dModel]` (hooks see those positions only).
+   * @param options.pastKeyValues - `{ key, value }` `[batch, p, nHeads, dHead]` per block index.
    * @throws InvalidArgumentError / ShapeMismatchError for bad input (see `gpt2Forward`; token ids
    *   are range-checked on cpu, wasm and tensorflow only).
    * @example

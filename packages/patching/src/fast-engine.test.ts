@@ -9,8 +9,17 @@ import {
   getActPatchAttnHeadPatternDestSrcPos,
   getActPatchResidPre,
 } from './activation-patch-functions.js';
+import { firstChangedPosition, planChunks } from './fast-engine.js';
 import { genericActivationPatch } from './generic-activation-patch.js';
-import { layerPosHeadVectorPatchSetter, type PatchSetterFunction } from './patch-setters.js';
+import type { PatchJob } from './patch-job.js';
+import {
+  layerHeadDestSrcPosPatternPatchSetter,
+  layerHeadPatternPatchSetter,
+  layerHeadVectorPatchSetter,
+  layerPosHeadVectorPatchSetter,
+  layerPosPatchSetter,
+  type PatchSetterFunction,
+} from './patch-setters.js';
 import { logitDiff } from './patching-metric.js';
 import { getActPatchBlockEvery } from './stacked-patch-functions.js';
 import { handLogitDiff } from './test-support/hand-patch.js';
@@ -240,5 +249,63 @@ describe.each(TEST_BACKENDS)('fast engine options and fallbacks on %s', (backend
       }),
     ).rejects.toBeInstanceOf(AbortError);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('planChunks and firstChangedPosition', () => {
+  it('splits patches sorted by start position into batches of at most K', () => {
+    // every start 0: the plain split
+    expect(planChunks([0, 0, 0, 0, 0], 2, 8)).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 5],
+    ]);
+    // later starts: cuts where starting later saves more than a pass's overhead
+    const starts = [0, 0, 0, 0, 12, 12, 12, 12];
+    expect(planChunks(starts, 8, 16)).toEqual([
+      [0, 4],
+      [4, 8],
+    ]);
+    // never more than K per batch, every patch exactly once, in order
+    const many = Array.from({ length: 37 }, (_, i) => Math.floor(i / 3));
+    const ranges = planChunks(many, 5, 13);
+    expect(ranges[0]![0]).toBe(0);
+    expect(ranges.at(-1)![1]).toBe(37);
+    ranges.forEach(([begin, end], entry) => {
+      expect(end - begin).toBeGreaterThan(0);
+      expect(end - begin).toBeLessThanOrEqual(5);
+      if (entry > 0) expect(begin).toBe(ranges[entry - 1]![1]);
+    });
+  });
+
+  it('reads the position a declarative patch fixes (query row for patterns), else 0', () => {
+    const sweep = { activationName: 'x', axisNames: [] };
+    const job = (hookName: string, setter: PatchJob['setter'], index: number[]): PatchJob => ({
+      hookName: hookName as PatchJob['hookName'],
+      index,
+      setter,
+      slot: 0,
+      sweep,
+    });
+    expect(firstChangedPosition(job('blocks.1.hook_resid_pre', layerPosPatchSetter, [1, 3]))).toBe(
+      3,
+    );
+    expect(
+      firstChangedPosition(job('blocks.0.attn.hook_z', layerPosHeadVectorPatchSetter, [0, 4, 2])),
+    ).toBe(4);
+    expect(
+      firstChangedPosition(
+        job('blocks.0.attn.hook_pattern', layerHeadDestSrcPosPatternPatchSetter, [0, 1, 5, 2]),
+      ),
+    ).toBe(5);
+    expect(
+      firstChangedPosition(job('blocks.0.attn.hook_z', layerHeadVectorPatchSetter, [0, 2])),
+    ).toBe(0);
+    expect(
+      firstChangedPosition(job('blocks.0.attn.hook_pattern', layerHeadPatternPatchSetter, [0, 2])),
+    ).toBe(0);
+    expect(
+      firstChangedPosition(job('blocks.0.hook_resid_pre', (corrupted) => corrupted, [0, 3])),
+    ).toBe(0);
   });
 });

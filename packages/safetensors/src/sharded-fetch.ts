@@ -1,4 +1,3 @@
-import { SafetensorsFormatError } from '@patchlens/tensor-hooks';
 import { downloadWhole } from './http-source.js';
 import {
   type FetchSafetensorsOptions,

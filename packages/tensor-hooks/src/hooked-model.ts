@@ -46,6 +46,22 @@ export interface UnembedSelection {
 }
 
 /**
+ * One block's keys and values for the positions before `startAtPosition`, in the hook layout of
+ * `attn.hook_k` / `attn.hook_v`: `[batch, positions, keyValueHeads, dHead]` (after any hooks there).
+ *
+ * @example
+ * ```ts
+ * const past: PastKeyValue = { key: cache.get('blocks.2.attn.hook_k'), value: cache.get('blocks.2.attn.hook_v') };
+ * ```
+ */
+export interface PastKeyValue {
+  /** Keys `[batch, startAtPosition, keyValueHeads, dHead]`. */
+  readonly key: tf.Tensor;
+  /** Values `[batch, startAtPosition, keyValueHeads, dHead]`. */
+  readonly value: tf.Tensor;
+}
+
+/**
  * Options of {@link HookedModel.forward}.
  *
  * @example
@@ -63,6 +79,20 @@ export interface ForwardOptions {
   readonly stopAtLayer?: number;
   /** Unembed only these positions/tokens: logits become `[batch, positions, tokens]`. */
   readonly unembed?: UnembedSelection;
+  /**
+   * Compute only positions `>= startAtPosition` (needs `startAtLayer` and `pastKeyValues`): the
+   * input is the residual stream of those positions `[batch, pos - p, dModel]`, and attention reads
+   * the earlier positions' keys/values from `pastKeyValues`. Hooks see the suffix only
+   * (`[batch, pos - p, ...]`; attention scores/pattern `[batch, head, pos - p, pos]`), so results
+   * equal the full pass only when every hook acts causally per position. `unembed.positions` count
+   * in the full sequence (and must be `>= p`); without them logits are `[batch, pos - p, dVocab]`.
+   */
+  readonly startAtPosition?: number;
+  /**
+   * With `startAtPosition` p: the keys/values of positions `< p` per block index (entries needed
+   * for every block the pass runs), `[batch, p, keyValueHeads, dHead]` each.
+   */
+  readonly pastKeyValues?: readonly (PastKeyValue | undefined)[];
 }
 
 /**
@@ -115,6 +145,11 @@ export interface ModelCapabilities {
   readonly stopAtLayer: boolean;
   /** `forward(tokens, {unembed})` is supported. */
   readonly selectiveUnembed: boolean;
+  /**
+   * `forward(residualSuffix, {startAtLayer, startAtPosition, pastKeyValues})` is supported
+   * (causal attention reusing earlier positions' keys/values); absent means false.
+   */
+  readonly startAtPosition?: boolean;
 }
 
 /**
@@ -139,7 +174,8 @@ export interface HookedModel<Cache extends ActivationCacheLike = ActivationCache
   /** Which fast-path options `forward` supports. */
   readonly capabilities: ModelCapabilities;
   /**
-   * Logits `[batch, pos, dVocab]` for int32 tokens `[batch, pos]` (or the residual stream with `startAtLayer`).
+   * Logits `[batch, pos, dVocab]` for int32 tokens `[batch, pos]` (or the residual stream with `startAtLayer`;
+   * with `startAtPosition` p too, that of positions >= p, and logits `[batch, pos - p, dVocab]`).
    * The caller owns the result.
    */
   forward(input: tf.Tensor, options?: ForwardOptions): tf.Tensor;

@@ -35,6 +35,7 @@ export type {
   HookedModel,
   ModelCapabilities,
   ModelConfig,
+  PastKeyValue,
   RunWithCacheOptions,
   UnembedSelection,
 } from './hooked-model.js';

@@ -1,7 +1,12 @@
-import type { ActivationCacheLike, HookedModel, HookName } from '@patchlens/tensor-hooks';
+import type {
+  ActivationCacheLike,
+  ForwardOptions,
+  HookedModel,
+  HookName,
+} from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { table } from 'arquero';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import {
   type ActivationPatchFunction,
   getActPatchAttnHeadKAllPos,
@@ -249,7 +254,23 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
       const nKeyValueHeads = model.config.nKeyValueHeads ?? nHeads;
       const positions = setup.corruptedIds[0]!.length;
       const before = tf.memory().numTensors;
-      const fastResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric);
+      const forward = vi.spyOn(model, 'forward');
+      let fastResult: PatchResult;
+      let calls: unknown[][];
+      try {
+        fastResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric);
+      } finally {
+        calls = [...forward.mock.calls];
+        forward.mockRestore();
+      }
+      // All-position patches, and models without `startAtPosition`, never start at a later position.
+      const startsLater = (calls: unknown[][]) =>
+        calls.some(
+          ([, options]) => ((options as ForwardOptions | undefined)?.startAtPosition ?? 0) > 0,
+        );
+      const expectsLaterStarts =
+        model.capabilities.startAtPosition === true && !sweepCase.name.endsWith('_all_pos');
+      if (!expectsLaterStarts) expect(startsLater(calls)).toBe(false);
       const referenceResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric, {
         engine: 'reference',
       });
@@ -261,6 +282,23 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
       expect(fastResult.axes).toEqual(sweepCase.axes);
       expect(referenceResult.shape).toEqual(shape);
       expect(maxDifference(fastResult.values, referenceResult.values)).toBeLessThan(1e-5);
+      if (expectsLaterStarts) {
+        // One patch per pass: every pass starts at its patch's position (capped at the metric's),
+        // reusing the corrupted keys/values before it; same values.
+        const single = vi.spyOn(model, 'forward');
+        let singleResult: PatchResult;
+        let singleCalls: unknown[][];
+        try {
+          singleResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric, {
+            batchSize: 1,
+          });
+        } finally {
+          singleCalls = [...single.mock.calls];
+          single.mockRestore();
+        }
+        expect(startsLater(singleCalls)).toBe(true);
+        expect(maxDifference(singleResult.values, referenceResult.values)).toBeLessThan(1e-5);
+      }
       // a few entries, including the first and the last, against a hand-written patch
       const count = fastResult.values.length;
       for (const flat of [0, Math.floor(count / 3), count - 1]) {
@@ -380,6 +418,52 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
       const padded = (kind === 2 || kind === 3) && head! >= (nKeyValueHeads ?? nHeads);
       expect(Math.abs(value - (padded ? 0 : sameCorrupted))).toBeLessThan(1e-5);
     });
+  });
+
+  it('fast == reference when the metric reads an earlier position, and with a user hook attached', async () => {
+    const { model } = setup;
+    const positions = setup.corruptedIds[0]!.length;
+    const earlier = logitDiff({ answers: setup.answers, wrong: setup.wrong, position: 1 });
+    const sweeps = [getActPatchAttnHeadOutByPos, getActPatchResidMid];
+    for (const sweep of sweeps) {
+      const fastResult = await sweep(model, corruptedTokens, cleanCache, earlier);
+      const referenceResult = await sweep(model, corruptedTokens, cleanCache, earlier, {
+        engine: 'reference',
+      });
+      expect(maxDifference(fastResult.values, referenceResult.values)).toBeLessThan(1e-5);
+    }
+    // a hook that mixes positions (not causal): the fast engine must not start at a later position
+    const mixing = model.hooks.add('blocks.0.hook_resid_mid', (resid) =>
+      tf.add(resid, tf.mul(tf.mean(resid, 1, true), 0.5)),
+    );
+    try {
+      const forward = vi.spyOn(model, 'forward');
+      let fastResult: PatchResult;
+      let calls: unknown[][];
+      try {
+        fastResult = await getActPatchResidPre(model, corruptedTokens, cleanCache, metric);
+      } finally {
+        calls = [...forward.mock.calls];
+        forward.mockRestore();
+      }
+      expect(calls.length).toBeGreaterThan(0);
+      for (const [, options] of calls) {
+        expect((options as ForwardOptions | undefined)?.startAtPosition).toBeUndefined();
+      }
+      const referenceResult = await getActPatchResidPre(
+        model,
+        corruptedTokens,
+        cleanCache,
+        metric,
+        {
+          engine: 'reference',
+        },
+      );
+      expect(fastResult.shape).toEqual([model.config.nLayers, positions]);
+      expect(maxDifference(fastResult.values, referenceResult.values)).toBeLessThan(1e-5);
+    } finally {
+      mixing.remove();
+    }
   });
 
   it('resid_pre at layer 0: every position restores the clean metric; one position equals a hand patch', async () => {
