@@ -9,28 +9,15 @@ import {
   maxScaledError,
   toPlain,
 } from './test-support/compare.js';
-import { type PlainTensor, referenceForward } from './test-support/reference-gpt2.js';
-import { TINY_CONFIG, writeTinyCheckpoint } from './test-support/tiny-checkpoint.js';
+import type { PlainTensor } from './test-support/reference-gpt2.js';
+import { TINY_CONFIG } from './test-support/tiny-checkpoint.js';
+import { REFERENCE_TOKENS, useTinyReference } from './test-support/tiny-reference.js';
 
-const TOKENS = [
-  [3, 17, 42, 8, 8, 29, 0, 49, 11, 25],
-  [49, 1, 2, 33, 40, 5, 6, 17, 30, 12],
-];
+const TOKENS = REFERENCE_TOKENS;
 const TOLERANCE = 1e-5;
 
-let checkpoint: Awaited<ReturnType<typeof writeTinyCheckpoint>>;
-let reference: ReturnType<typeof referenceForward>;
-
-beforeAll(async () => {
-  checkpoint = await writeTinyCheckpoint({ maskBuffers: true });
-  reference = referenceForward(TINY_CONFIG, checkpoint.tensors, TOKENS);
-});
-
-function ref(name: string): PlainTensor {
-  const value = reference.hooks.get(name);
-  if (!value) throw new Error(`no reference for ${name}`);
-  return value;
-}
+const tiny = useTinyReference();
+const { ref } = tiny;
 
 describe.each(TEST_BACKENDS)(
   'GPT-2 forward against the plain-TypeScript reference on %s',
@@ -41,11 +28,11 @@ describe.each(TEST_BACKENDS)(
 
     beforeAll(async () => {
       await useBackend(backend);
-      raw = await loadGPT2FromFolder(checkpoint.folder, {
+      raw = await loadGPT2FromFolder(tiny.checkpoint.folder, {
         processWeights: false,
         useAttnResult: true,
       });
-      processed = await loadGPT2FromFolder(checkpoint.folder, { useAttnResult: true });
+      processed = await loadGPT2FromFolder(tiny.checkpoint.folder, { useAttnResult: true });
       tokens = tf.tensor2d(TOKENS, undefined, 'int32');
     });
     afterAll(() => {
@@ -61,7 +48,7 @@ describe.each(TEST_BACKENDS)(
         for (const name of raw.hookNames) {
           expect.soft(maxScaledError(cache.get(name), ref(name)), name).toBeLessThan(TOLERANCE);
         }
-        expect(maxScaledError(logits, reference.logits)).toBeLessThan(TOLERANCE);
+        expect(maxScaledError(logits, tiny.reference.logits)).toBeLessThan(TOLERANCE);
       } finally {
         cache.dispose();
         logits.dispose();
@@ -69,14 +56,14 @@ describe.each(TEST_BACKENDS)(
     });
 
     it('gives the same values without useAttnResult (one matmul for all heads)', async () => {
-      const plain = await loadGPT2FromFolder(checkpoint.folder, { processWeights: false });
+      const plain = await loadGPT2FromFolder(tiny.checkpoint.folder, { processWeights: false });
       try {
         expect(plain.hookNames.some((name) => name.endsWith('attn.hook_result'))).toBe(false);
         const { logits, cache } = plain.runWithCache(tokens);
         for (const name of plain.hookNames) {
           expect.soft(maxScaledError(cache.get(name), ref(name)), name).toBeLessThan(TOLERANCE);
         }
-        expect(maxScaledError(logits, reference.logits)).toBeLessThan(TOLERANCE);
+        expect(maxScaledError(logits, tiny.reference.logits)).toBeLessThan(TOLERANCE);
         cache.dispose();
         logits.dispose();
       } finally {
@@ -108,7 +95,9 @@ describe.each(TEST_BACKENDS)(
           }
         }
         // Centred unembedding: logits lose their mean over the vocabulary.
-        expect(maxScaledError(logits, centerLastAxis(reference.logits))).toBeLessThan(TOLERANCE);
+        expect(maxScaledError(logits, centerLastAxis(tiny.reference.logits))).toBeLessThan(
+          TOLERANCE,
+        );
         // Folded value biases: v loses exactly b_V (+ the folded ln1 bias), so z and result change
         // but attn_out (checked above) does not.
         expect(processed.config.normalizationType).toBe('LNPre');
@@ -119,16 +108,18 @@ describe.each(TEST_BACKENDS)(
     });
 
     it('keeps logits through fold_ln + center_writing_weights and log-probs through center_unembed', async () => {
-      const folded = await loadGPT2FromFolder(checkpoint.folder, {
+      const folded = await loadGPT2FromFolder(tiny.checkpoint.folder, {
         processWeights: { centerUnembed: false, foldValueBiases: false },
       });
-      const all = await loadGPT2FromFolder(checkpoint.folder);
+      const all = await loadGPT2FromFolder(tiny.checkpoint.folder);
       try {
         const foldedLogits = folded.forward(tokens);
         expect(maxScaledError(foldedLogits, toPlain(raw.forward(tokens)))).toBeLessThan(1e-4);
         const allLogits = all.forward(tokens);
         const logProbs = tf.logSoftmax(allLogits);
-        expect(maxScaledError(logProbs, logSoftmaxLastAxis(reference.logits))).toBeLessThan(1e-4);
+        expect(maxScaledError(logProbs, logSoftmaxLastAxis(tiny.reference.logits))).toBeLessThan(
+          1e-4,
+        );
         tf.dispose([foldedLogits, allLogits, logProbs]);
       } finally {
         folded.dispose();
@@ -137,14 +128,14 @@ describe.each(TEST_BACKENDS)(
     });
 
     it('folds LayerNorm weights out of hook_normalized, and keeps attn_out through fold_value_biases', async () => {
-      const onlyFold = await loadGPT2FromFolder(checkpoint.folder, {
+      const onlyFold = await loadGPT2FromFolder(tiny.checkpoint.folder, {
         processWeights: {
           centerWritingWeights: false,
           centerUnembed: false,
           foldValueBiases: false,
         },
       });
-      const onlyValueBiases = await loadGPT2FromFolder(checkpoint.folder, {
+      const onlyValueBiases = await loadGPT2FromFolder(tiny.checkpoint.folder, {
         processWeights: { foldLn: false, centerWritingWeights: false, centerUnembed: false },
       });
       try {
@@ -259,7 +250,7 @@ describe.each(TEST_BACKENDS)(
         raw.runWithCache(tokens, { namesFilter: 'blocks.1.hook_attn_out' }),
       );
       const attnOut = zeroed.cache.get('blocks.1.hook_attn_out');
-      const bias = checkpoint.tensors.get('h.1.attn.c_proj.bias')!;
+      const bias = tiny.checkpoint.tensors.get('h.1.attn.c_proj.bias')!;
       const expected: PlainTensor = {
         shape: [2, 10, 16],
         data: Float32Array.from({ length: 2 * 10 * 16 }, (_, i) => bias.data[i % 16]!),

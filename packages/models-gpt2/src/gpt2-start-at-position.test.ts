@@ -5,29 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GPT2 } from './gpt2.js';
 import { loadGPT2FromFolder } from './node.js';
 import { maxScaledError } from './test-support/compare.js';
-import { type PlainTensor, referenceForward } from './test-support/reference-gpt2.js';
-import { TINY_CONFIG, writeTinyCheckpoint } from './test-support/tiny-checkpoint.js';
+import type { PlainTensor } from './test-support/reference-gpt2.js';
+import { TINY_CONFIG } from './test-support/tiny-checkpoint.js';
+import { REFERENCE_TOKENS, useTinyReference } from './test-support/tiny-reference.js';
 
-const TOKENS = [
-  [3, 17, 42, 8, 8, 29, 0, 49, 11, 25],
-  [49, 1, 2, 33, 40, 5, 6, 17, 30, 12],
-];
+const TOKENS = REFERENCE_TOKENS;
 const P = TOKENS[0]!.length;
 const TOLERANCE = 1e-5;
 
-let checkpoint: Awaited<ReturnType<typeof writeTinyCheckpoint>>;
-let reference: ReturnType<typeof referenceForward>;
-
-beforeAll(async () => {
-  checkpoint = await writeTinyCheckpoint({ maskBuffers: true });
-  reference = referenceForward(TINY_CONFIG, checkpoint.tensors, TOKENS);
-});
-
-function ref(name: string): PlainTensor {
-  const value = reference.hooks.get(name);
-  if (!value) throw new Error(`no reference for ${name}`);
-  return value;
-}
+const tiny = useTinyReference();
+const { ref } = tiny;
 
 /** Entries `start..end-1` of `axis` of a plain tensor (plain loops, independent of tfjs). */
 function slicePlain(tensor: PlainTensor, axis: number, start: number, end?: number): PlainTensor {
@@ -62,7 +49,7 @@ describe.each(TEST_BACKENDS)('GPT-2 forward with startAtPosition on %s', (backen
 
   beforeAll(async () => {
     await useBackend(backend);
-    model = await loadGPT2FromFolder(checkpoint.folder, {
+    model = await loadGPT2FromFolder(tiny.checkpoint.folder, {
       processWeights: false,
       useAttnResult: true,
     });
@@ -98,7 +85,7 @@ describe.each(TEST_BACKENDS)('GPT-2 forward with startAtPosition on %s', (backen
         });
         const label = `layer ${layer}, position ${start}`;
         expect(logits.shape).toEqual([2, P - start, TINY_CONFIG.dVocab]);
-        expect(maxScaledError(logits, slicePlain(reference.logits, 1, start))).toBeLessThan(
+        expect(maxScaledError(logits, slicePlain(tiny.reference.logits, 1, start))).toBeLessThan(
           TOLERANCE,
         );
         const names = cache.keys();
@@ -129,7 +116,7 @@ describe.each(TEST_BACKENDS)('GPT-2 forward with startAtPosition on %s', (backen
           [P - 1, start].forEach((position, entry) => {
             [7, 0].forEach((token, column) => {
               expectedSelected[row * 4 + entry * 2 + column] =
-                reference.logits.data[(row * P + position) * TINY_CONFIG.dVocab + token]!;
+                tiny.reference.logits.data[(row * P + position) * TINY_CONFIG.dVocab + token]!;
             });
           });
         }
@@ -160,7 +147,7 @@ describe.each(TEST_BACKENDS)('GPT-2 forward with startAtPosition on %s', (backen
   it('startAtPosition 0 needs no past keys/values and equals startAtLayer alone', () => {
     const residual = fromPlain(ref('blocks.1.hook_resid_pre'));
     const logits = model.forward(residual, { startAtLayer: 1, startAtPosition: 0 });
-    expect(maxScaledError(logits, reference.logits)).toBeLessThan(TOLERANCE);
+    expect(maxScaledError(logits, tiny.reference.logits)).toBeLessThan(TOLERANCE);
     tf.dispose([logits, residual]);
   });
 
