@@ -16,6 +16,20 @@ const MODEL = { nLayers: 2, nHeads: 2, dModel: 8, dVocab: 50257, nCtx: 32 };
 const CLEAN = 'When John and Mary went to the shops, John gave the bag to';
 const CORRUPTED = 'When Mary and John went to the shops, Mary gave the bag to';
 
+/** One prompt pair given as ids (" Mary" -> " John" at position 2) and two cheap sweeps. */
+const ID_PROMPT_ARGS = [
+  '--clean-ids',
+  '50256,1722,5335,290',
+  '--corrupted-ids',
+  '50256,1722,1757,290',
+  '--answer',
+  '5335',
+  '--wrong',
+  '1757',
+  '--patch',
+  'resid_pre,attn_head_out_all_pos',
+];
+
 let folder: string;
 let output: string;
 
@@ -53,19 +67,7 @@ describe('patchlens patch', () => {
 
   it('writes the JSON layout of the spec, with values equal to the library sweep', async () => {
     const before = tf.memory().numTensors;
-    const { code, stdout, stderr } = await run([
-      ...base(),
-      '--clean-ids',
-      '50256,1722,5335,290',
-      '--corrupted-ids',
-      '50256,1722,1757,290',
-      '--answer',
-      '5335',
-      '--wrong',
-      '1757',
-      '--patch',
-      'resid_pre,attn_head_out_all_pos',
-    ]);
+    const { code, stdout, stderr } = await run([...base(), ...ID_PROMPT_ARGS]);
     expect(stderr).toContain('backend: cpu');
     expect(code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
@@ -170,19 +172,7 @@ describe('patchlens patch', () => {
   });
 
   it('writes CSV, Arrow and SVG heatmaps', async () => {
-    const common = [
-      ...base(),
-      '--clean-ids',
-      '50256,1722,5335,290',
-      '--corrupted-ids',
-      '50256,1722,1757,290',
-      '--answer',
-      '5335',
-      '--wrong',
-      '1757',
-      '--patch',
-      'resid_pre,attn_head_out_all_pos',
-    ];
+    const common = [...base(), ...ID_PROMPT_ARGS];
     const csvPath = join(output, 'r.csv');
     const svgDirectory = join(output, 'svg');
     expect((await run([...common, '--out', csvPath, '--svg', svgDirectory])).code).toBe(0);
