@@ -146,7 +146,7 @@ export async function activationPatch(
     return { hookName, index, setter: patchSetter, slot, sweep };
   });
   const values = new Float32Array(rows.length);
-  await runPatchJobs(
+  const shard = await runPatchJobs(
     functionName,
     model,
     corruptedTokens,
@@ -161,6 +161,7 @@ export async function activationPatch(
     shape,
     axes: flat ? ['row'] : axisNames,
     ...(flat ? { indexTable: indexTable! } : {}),
+    ...(shard ? { shard } : {}),
     ms: performance.now() - started,
   });
   if (!options.returnIndexTable) return result;

@@ -25,6 +25,8 @@ export { genericActivationPatch } from './generic-activation-patch.js';
 export type { IndexAxisName } from './index-axes.js';
 export { INDEX_AXIS_NAMES } from './index-axes.js';
 export { makeIndexTable } from './index-table.js';
+export type { MergePatchResultsOptions } from './merge-patch-results.js';
+export { mergePatchResults } from './merge-patch-results.js';
 export type {
   ArrowExportOptions,
   PatchResultInit,
@@ -74,3 +76,5 @@ export {
   getActPatchAttnHeadByPosEvery,
   getActPatchBlockEvery,
 } from './stacked-patch-functions.js';
+export type { CompletedPatches, PatchResultShard } from './sweep-selection.js';
+export type { SweepShard } from './sweep-shards.js';

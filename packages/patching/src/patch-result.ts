@@ -1,6 +1,8 @@
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ColumnTable, table, toArrowIPC, toCSV } from 'arquero';
+import type { PatchResultShard } from './sweep-selection.js';
+import { checkSweepShard } from './sweep-shards.js';
 
 /**
  * One sweep's entry in the `patchlens patch` JSON (`patches.<name>`): axes, shape, the values
@@ -41,6 +43,8 @@ export interface PatchResultInit {
   readonly indexTable?: ColumnTable;
   /** Wall time of the sweep in milliseconds. */
   readonly ms?: number;
+  /** For one part of a sharded sweep: which part, and the flat indices it holds (NaN elsewhere). */
+  readonly shard?: PatchResultShard;
 }
 
 /**
@@ -97,6 +101,8 @@ export class PatchResult {
   readonly indexTable: ColumnTable | undefined;
   /** Wall time of the sweep in milliseconds. */
   readonly ms: number | undefined;
+  /** For one part of a sharded sweep (`shard` option): which part and the flat indices it holds. */
+  readonly shard: PatchResultShard | undefined;
 
   /** @throws InvalidArgumentError when the parts disagree (values vs shape, axes vs shape, labels vs axis size). */
   constructor(init: PatchResultInit) {
@@ -131,6 +137,17 @@ export class PatchResult {
     this.labels = init.labels;
     this.indexTable = init.indexTable;
     this.ms = init.ms;
+    if (init.shard !== undefined) {
+      const { index, count, indices } = init.shard;
+      const outside = indices.find((flat) => !(flat >= 0 && flat < values.length));
+      if (!(indices instanceof Int32Array) || outside !== undefined) {
+        throw new InvalidArgumentError(
+          `PatchResult: shard.indices must be an Int32Array of flat indices 0..${values.length - 1}, got ${outside ?? typeof indices}.`,
+        );
+      }
+      checkSweepShard('PatchResult', { index, count });
+    }
+    this.shard = init.shard;
   }
 
   /** Number of values. */

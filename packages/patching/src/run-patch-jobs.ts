@@ -12,6 +12,12 @@ import { describeJob, type EngineContext, type PatchJob, throwIfAborted } from '
 import { isCoordinatePatchSetter } from './patch-setters.js';
 import { checkMetricReads, type Metric, toPatchingMetric } from './patching-metric.js';
 import { runReferenceEngine } from './reference-engine.js';
+import {
+  type CompletedPatches,
+  type PatchResultShard,
+  selectSweepJobs,
+} from './sweep-selection.js';
+import type { SweepShard } from './sweep-shards.js';
 
 /**
  * Options every sweep accepts.
@@ -40,6 +46,19 @@ export interface SweepOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Cancels the sweep: it disposes what it made and rejects with AbortError. */
   readonly signal?: AbortSignal;
+  /**
+   * Compute only part `index` of `count` (parts balanced by estimated cost, deterministic, every
+   * flat index in exactly one part). The result keeps the full shape, holds NaN outside the part and
+   * says which flat indices it holds (`result.shard`); {@link mergePatchResults} joins the parts.
+   */
+  readonly shard?: SweepShard;
+  /** Values already computed (e.g. from a checkpoint): used as given, not recomputed. */
+  readonly completed?: CompletedPatches;
+  /** Called after each batch (fast) or patch (reference) with its flat indices and values. */
+  readonly onBatch?: (batch: {
+    readonly indices: Int32Array;
+    readonly values: Float32Array;
+  }) => void;
 }
 
 /**
@@ -149,7 +168,10 @@ function checkJobs(
 }
 
 /**
- * Validates a sweep and runs its patches on the chosen engine, writing each value at its slot.
+ * Validates a sweep and runs its patches on the chosen engine, writing each value at its slot
+ * (only the `shard`'s slots that `completed` lacks; see {@link selectSweepJobs}).
+ *
+ * @returns the shard the output holds (undefined without `options.shard`).
  */
 export async function runPatchJobs(
   functionName: string,
@@ -157,10 +179,10 @@ export async function runPatchJobs(
   corruptedTokens: tf.Tensor,
   cleanCache: ActivationCacheLike,
   metricInput: Metric,
-  jobs: readonly PatchJob[],
+  allJobs: readonly PatchJob[],
   output: Float32Array,
   options: SweepOptions,
-): Promise<void> {
+): Promise<PatchResultShard | undefined> {
   const engine = options.engine ?? 'fast';
   if (engine !== 'fast' && engine !== 'reference') {
     throw new InvalidArgumentError(
@@ -181,8 +203,18 @@ export async function runPatchJobs(
   const [batch, positions] = checkCorruptedTokens(functionName, corruptedTokens);
   const metric = toPatchingMetric(metricInput, functionName);
   checkMetricReads(functionName, metric, positions, model.config.dVocab);
-  const clean = cleanActivations(functionName, model, cleanCache, jobs, batch, positions);
-  checkJobs(functionName, jobs, clean);
+  const clean = cleanActivations(functionName, model, cleanCache, allJobs, batch, positions);
+  checkJobs(functionName, allJobs, clean);
+  const selection = selectSweepJobs(
+    functionName,
+    allJobs,
+    output.length,
+    options,
+    model.config.nLayers,
+    positions,
+  );
+  output.set(selection.values);
+  const jobs = selection.jobs;
   throwIfAborted(functionName, options.signal, 0, jobs.length);
   const total = jobs.length;
   const context: EngineContext = {
@@ -192,9 +224,17 @@ export async function runPatchJobs(
     metric,
     clean,
     signal: options.signal,
-    progress: (done) => options.onProgress?.(done, total),
+    progress: (done, finished) => {
+      if (options.onBatch) {
+        const indices = Int32Array.from(finished, (job) => job.slot);
+        options.onBatch({ indices, values: Float32Array.from(indices, (slot) => output[slot]!) });
+      }
+      options.onProgress?.(done, total);
+    },
   };
   options.onProgress?.(0, total);
+  if (total === 0) return selection.shard;
   if (engine === 'reference') await runReferenceEngine(context, jobs, output);
   else await runFastEngine(context, jobs, output, { batchSize, memoryBudgetBytes });
+  return selection.shard;
 }

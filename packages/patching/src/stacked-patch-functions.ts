@@ -91,7 +91,7 @@ function stacked(
     });
     // k/v results narrower than nHeads keep zeros in the padding (TransformerLens pads with zeros).
     const values = new Float32Array(parts.length * partSize);
-    await runPatchJobs(
+    const shard = await runPatchJobs(
       functionName,
       model,
       corruptedTokens,
@@ -106,6 +106,7 @@ function stacked(
       shape: [parts.length, ...shape],
       axes: ['activation', ...commonAxes],
       labels: { activation: parts.map((part) => part.label) },
+      ...(shard ? { shard } : {}),
       ms: performance.now() - started,
     });
   };
