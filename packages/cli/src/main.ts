@@ -1,5 +1,6 @@
 import { PatchLensError } from '@patchlens/tensor-hooks';
 import { CACHE_USAGE, cacheCommand } from './cache-command.js';
+import { MERGE_USAGE, mergeCommand } from './merge-command.js';
 import { PATCH_USAGE, patchCommand } from './patch-command.js';
 import type { CommandIO } from './progress-reporter.js';
 
@@ -7,7 +8,9 @@ const USAGE = `patchlens: activation patching for GPT-2 checkpoints
 
 ${PATCH_USAGE}
 
-${CACHE_USAGE}`;
+${CACHE_USAGE}
+
+${MERGE_USAGE}`;
 
 /**
  * Runs the `patchlens` command line and returns its exit code: 0 on success, 2 on bad arguments
@@ -28,6 +31,7 @@ export async function runPatchlens(
   try {
     if (command === 'patch') await patchCommand(rest, io);
     else if (command === 'cache') await cacheCommand(rest, io);
+    else if (command === 'merge') await mergeCommand(rest, io);
     else if (
       command === undefined ||
       command === '--help' ||
@@ -37,7 +41,7 @@ export async function runPatchlens(
       io.stdout.write(`${USAGE}\n`);
     } else {
       io.stderr.write(
-        `patchlens: unknown command "${command}"; the commands are patch and cache (patchlens --help).\n`,
+        `patchlens: unknown command "${command}"; the commands are patch, cache and merge (patchlens --help).\n`,
       );
       return 2;
     }

@@ -26,6 +26,13 @@ import {
 } from './command-line.js';
 import { loadModel } from './load-model.js';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
+import {
+  checkScaleOutFlags,
+  SCALE_OUT_OPTIONS,
+  SCALE_OUT_USAGE,
+  type ScaleOut,
+  startScaleOut,
+} from './scale-out.js';
 import { UsageError } from './usage-error.js';
 
 const PATCH_OPTIONS = {
@@ -42,6 +49,7 @@ const PATCH_OPTIONS = {
   engine: { type: 'string', default: 'fast' },
   out: { type: 'string' },
   svg: { type: 'string' },
+  ...SCALE_OUT_OPTIONS,
 } as const;
 
 /** Usage text of `patchlens patch`. */
@@ -50,7 +58,8 @@ export const PATCH_USAGE = `patchlens patch --model M
   [--no-prepend-bos] --answer TOKEN|ID --wrong TOKEN|ID   repeatable: one per prompt, or one for all
   [--metric logit-diff|normalized-logit-diff] [--patch all|resid_pre,attn_head_out_by_pos,...]
   [--engine fast|reference] [--out FILE.json|.csv|.arrow] [--svg DIR]
-  [--backend auto|tensorflow|wasm|cpu] [--no-process-weights]`;
+  [--backend auto|tensorflow|wasm|cpu] [--no-process-weights]
+${SCALE_OUT_USAGE}`;
 
 const METRICS = ['logit-diff', 'normalized-logit-diff'] as const;
 const OUTPUT_EXTENSIONS = ['.json', '.csv', '.arrow'];
@@ -173,6 +182,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
   }
   const engine = values.engine;
   const format = outputFormat(values.out);
+  const shard = checkScaleOutFlags(values, format, process.env);
   let names: PatchingFunctionName[];
   try {
     names = resolvePatchingNames(values.patch);
@@ -203,6 +213,14 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
     const batch = tokens.clean.length;
     const answers = answerIds(model, 'answer', values.answer, batch);
     const wrong = answerIds(model, 'wrong', values.wrong, batch);
+    const scaleOut = await startScaleOut(io, values, shard, {
+      source,
+      processWeights: !values['no-process-weights'],
+      tokens,
+      tokenStrings: model.toStrTokens(tokens.clean[0]!),
+      metric: { name: values.metric, answers, wrong },
+      sweeps: names,
+    });
     const rawMetric = logitDiff({ answers, wrong });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');
     const corruptedTokens = tf.tensor2d(tokens.corrupted, undefined, 'int32');
@@ -218,9 +236,10 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
         results[name] = await sweep(model, corruptedTokens, prepared.cleanCache, metric, {
           engine,
           onProgress: progressReporter(io, name),
+          ...scaleOut.sweepOptions(name),
         });
       }
-      await writeResults(io, values.out, format, {
+      await writeResults(io, values.out, format, scaleOut.document, {
         model: model.config,
         backend: backendName,
         tokens,
@@ -237,6 +256,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
         io.stderr.write(`heatmaps: ${values.svg}\n`);
       }
     } finally {
+      scaleOut.close();
       cleanTokens.dispose();
       corruptedTokens.dispose();
     }
@@ -245,11 +265,17 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
   }
 }
 
-async function writeResults(io: CommandIO, out: string | undefined, format: string, run: PatchRun) {
+async function writeResults(
+  io: CommandIO,
+  out: string | undefined,
+  format: string,
+  document: ScaleOut['document'],
+  run: PatchRun,
+) {
   let content: string | Uint8Array;
   if (format === '.csv') content = patchResultsToCSV(run.results);
   else if (format === '.arrow') content = patchResultsToArrow(run.results);
-  else content = `${JSON.stringify(patchRunJson(run))}\n`;
+  else content = `${JSON.stringify(document(patchRunJson(run), run.results))}\n`;
   if (out === undefined) io.stdout.write(content);
   else {
     await writeFile(out, content);
@@ -257,7 +283,8 @@ async function writeResults(io: CommandIO, out: string | undefined, format: stri
   }
 }
 
-async function writeHeatmaps(
+/** One SVG heatmap per result in `directory` (`<name>.svg`), positions labelled with `tokens`. */
+export async function writeHeatmaps(
   directory: string,
   results: Record<string, PatchResult>,
   tokens: string[],
