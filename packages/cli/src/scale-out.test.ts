@@ -404,7 +404,8 @@ describe('patchlens patch --checkpoint', () => {
     );
     expect(stored).toBeLessThan(total); // it was killed mid-sweep
     expect(maxDifference(expected, await readJson(resumed))).toBeLessThanOrEqual(1e-6);
-    // a checkpoint of another run is refused
+    // a checkpoint of another run is refused, leaking nothing
+    const before = tf.memory().numTensors;
     const other = await run([
       ...patchArgs(),
       ...PROMPTS,
@@ -415,5 +416,6 @@ describe('patchlens patch --checkpoint', () => {
     ]);
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/belongs to a different run \(its sweeps differs\)/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -139,10 +139,13 @@ export class PatchResult {
     this.ms = init.ms;
     if (init.shard !== undefined) {
       const { index, count, indices } = init.shard;
-      const outside = indices.find((flat) => !(flat >= 0 && flat < values.length));
-      if (!(indices instanceof Int32Array) || outside !== undefined) {
+      const outside =
+        indices instanceof Int32Array
+          ? indices.find((flat) => !(flat >= 0 && flat < values.length))
+          : 'not an Int32Array';
+      if (outside !== undefined) {
         throw new InvalidArgumentError(
-          `PatchResult: shard.indices must be an Int32Array of flat indices 0..${values.length - 1}, got ${outside ?? typeof indices}.`,
+          `PatchResult: shard.indices must be an Int32Array of flat indices 0..${values.length - 1}, got ${outside}.`,
         );
       }
       checkSweepShard('PatchResult', { index, count });

@@ -120,7 +120,8 @@ describe('sharded sweeps (tiny GPT-2, cpu)', () => {
     });
   });
 
-  it('refuses completed values outside the sweep or not finite', async () => {
+  it('refuses completed values outside the sweep or not finite, leaking nothing', async () => {
+    const before = tf.memory().numTensors;
     await expect(
       getActPatchResidPre(model, corrupted, cache, metric, {
         completed: { indices: [99], values: [1] },
@@ -134,6 +135,7 @@ describe('sharded sweeps (tiny GPT-2, cpu)', () => {
     await expect(
       getActPatchResidPre(model, corrupted, cache, metric, { shard: { index: 3, count: 3 } }),
     ).rejects.toThrow(/shard must be \{ index, count \} with integers 0 <= index < count/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   describe('mergePatchResults refuses', () => {
