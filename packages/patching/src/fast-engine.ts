@@ -468,7 +468,7 @@ export async function runFastEngine(
           output[job.slot] = value;
         });
         done += chunk.length;
-        context.progress(done, chunk);
+        context.progress(done);
         await yieldToEventLoop();
       }
     }

@@ -16,6 +16,7 @@ export {
   getActPatchResidMid,
   getActPatchResidPre,
 } from './activation-patch-functions.js';
+export type { FinishedBatch } from './batch-reporter.js';
 export type {
   ActivationPatchOptions,
   GenericActivationPatchOptions,

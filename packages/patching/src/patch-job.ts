@@ -31,8 +31,8 @@ export interface EngineContext {
   /** Clean activation per hook name the jobs patch (owned by the caller's cache). */
   readonly clean: ReadonlyMap<HookName, tf.Tensor>;
   readonly signal: AbortSignal | undefined;
-  /** Called after each batch with the number of patches done so far and the batch's jobs (values written). */
-  readonly progress: (done: number, batch: readonly PatchJob[]) => void;
+  /** Called with the number of patches done so far. */
+  readonly progress: (done: number) => void;
 }
 
 /** "at z index {layer: 0, pos: 2, head: 1}" — where a patch sits, for messages. */

@@ -62,7 +62,7 @@ export async function runReferenceEngine(
       );
     }
     output[job.slot] = number;
-    context.progress(done + 1, [job]);
+    context.progress(done + 1);
     await yieldToEventLoop();
   }
   throwIfAborted(functionName, signal, jobs.length, jobs.length);

@@ -7,6 +7,7 @@ import {
   UnknownHookError,
 } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
+import { batchReporter, type FinishedBatch } from './batch-reporter.js';
 import { DEFAULT_MEMORY_BUDGET_BYTES, runFastEngine } from './fast-engine.js';
 import { describeJob, type EngineContext, type PatchJob, throwIfAborted } from './patch-job.js';
 import { isCoordinatePatchSetter } from './patch-setters.js';
@@ -54,11 +55,11 @@ export interface SweepOptions {
   readonly shard?: SweepShard;
   /** Values already computed (e.g. from a checkpoint): used as given, not recomputed. */
   readonly completed?: CompletedPatches;
-  /** Called after each batch (fast) or patch (reference) with its flat indices and values. */
-  readonly onBatch?: (batch: {
-    readonly indices: Int32Array;
-    readonly values: Float32Array;
-  }) => void;
+  /**
+   * Called after each batch (fast) or patch (reference) with the flat indices it computed and
+   * their values (for checkpoints: together with `completed`, a sweep can resume).
+   */
+  readonly onBatch?: (batch: FinishedBatch) => void;
 }
 
 /**
@@ -217,6 +218,7 @@ export async function runPatchJobs(
   const jobs = selection.jobs;
   throwIfAborted(functionName, options.signal, 0, jobs.length);
   const total = jobs.length;
+  const reportBatch = options.onBatch ? batchReporter(output, jobs, options.onBatch) : undefined;
   const context: EngineContext = {
     functionName,
     model,
@@ -224,11 +226,8 @@ export async function runPatchJobs(
     metric,
     clean,
     signal: options.signal,
-    progress: (done, finished) => {
-      if (options.onBatch) {
-        const indices = Int32Array.from(finished, (job) => job.slot);
-        options.onBatch({ indices, values: Float32Array.from(indices, (slot) => output[slot]!) });
-      }
+    progress: (done) => {
+      reportBatch?.();
       options.onProgress?.(done, total);
     },
   };
