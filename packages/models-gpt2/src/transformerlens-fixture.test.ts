@@ -44,6 +44,14 @@ describe('the TransformerLens fixture', () => {
     }
   });
 
+  it('stays out of the published package (package.json files)', () => {
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(manifest.files.filter((entry: string) => !entry.startsWith('!'))).toEqual([
+      'dist',
+      'src',
+    ]);
+  });
+
   it('tells the TransformerLens 2 and 3 readings of hook_normalized apart (raw weights)', () => {
     // In TL 3, ln_final.hook_normalized is (x - mean) / scale and unembed.hook_in is that times w
     // plus b; with LayerNorm weights far from 1 they differ by far more than the tolerance, so a
