@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,11 @@ describe('docs/scale-out recipes', () => {
       );
     }
     expect(command).toContain('--out /results/shard-$JOB_COMPLETION_INDEX.json');
+  });
+
+  it('docs/scale-out.md links every recipe file', async () => {
+    const guide = await readFile(join(ROOT, 'docs', 'scale-out.md'), 'utf8');
+    for (const name of await readdir(RECIPES)) expect(guide).toContain(`(scale-out/${name})`);
   });
 
   it('the Kubernetes merge Job merges the shards the sweep job writes', async () => {
