@@ -62,13 +62,25 @@ export class CheckpointFile {
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new UsageError(
+          `patchlens patch: cannot read --checkpoint ${path} (${(error as Error).message}); give a file path (it is created when missing).`,
+          { cause: error },
+        );
+      }
     }
     const done = new Map<string, { indices: number[]; values: number[] }>();
     if (text === undefined || text === '') {
       const temporary = `${path}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(header)}\n`);
-      await rename(temporary, path);
+      try {
+        await writeFile(temporary, `${JSON.stringify(header)}\n`);
+        await rename(temporary, path);
+      } catch (error) {
+        throw new UsageError(
+          `patchlens patch: cannot create --checkpoint ${path} (${(error as Error).message}); its folder must exist and be writable.`,
+          { cause: error },
+        );
+      }
       return new CheckpointFile(path, done);
     }
     const complete = text.lastIndexOf('\n') + 1; // a torn last line has no newline yet

@@ -417,5 +417,15 @@ describe('patchlens patch --checkpoint', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/belongs to a different run \(its sweeps differs\)/);
     expect(tf.memory().numTensors).toBe(before);
+    const missingFolder = await run([
+      ...patchArgs(),
+      ...PROMPTS,
+      '--patch',
+      'resid_pre',
+      '--checkpoint',
+      join(output, 'no-such-folder', 'run.checkpoint'),
+    ]);
+    expect(missingFolder.code).toBe(2);
+    expect(missingFolder.stderr).toMatch(/cannot create --checkpoint .* its folder must exist/);
   });
 });
