@@ -7,6 +7,8 @@ import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import { withoutNewCrashHandlers } from './process-handlers.js';
 import { quietCpuGreeting } from './quiet-cpu-greeting.js';
 
+export { SWIFTSHADER_ICD, swiftShaderEnvironment } from './swiftshader.js';
+
 /**
  * The backends every numeric test runs on in Node.
  *
