@@ -32,8 +32,13 @@ export interface WebGPUAdapterLike {
   readonly isFallbackAdapter?: boolean;
 }
 
-/** Names of CPU implementations of Vulkan/WebGPU/D3D that do not always call themselves fallback. */
+/** Names of CPU implementations of Vulkan/WebGPU/D3D/GL that do not always call themselves fallback. */
 const SOFTWARE_NAMES = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render/i;
+
+/** Whether a GPU adapter's or WebGL renderer's name is one of a software (CPU) implementation. */
+export function namesSoftwareRenderer(name: string): boolean {
+  return SOFTWARE_NAMES.test(name);
+}
 
 /**
  * Summarise a WebGPU adapter (a `GPUAdapter` from `navigator.gpu.requestAdapter()`, or anything
@@ -55,7 +60,7 @@ export function summarizeWebGPUAdapter(adapter: WebGPUAdapterLike): WebGPUAdapte
   const software =
     info.isFallbackAdapter === true ||
     adapter.isFallbackAdapter === true ||
-    SOFTWARE_NAMES.test([vendor, architecture, device, description].join(' '));
+    namesSoftwareRenderer([vendor, architecture, device, description].join(' '));
   return { vendor, architecture, device, description, software };
 }
 
