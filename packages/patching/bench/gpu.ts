@@ -176,7 +176,7 @@ async function main(): Promise<void> {
       positions,
       webgpuMs: round(webgpu.forwardMs[b]![p]!),
       wasmMs: round(wasm.forwardMs[b]![p]!),
-      speedup: round(wasm.forwardMs[b]![p]! / webgpu.forwardMs[b]![p]!, 2),
+      speedup: Number((wasm.forwardMs[b]![p]! / webgpu.forwardMs[b]![p]!).toPrecision(3)),
     })),
   );
   const maxDifference = Math.max(
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
     patchesPerForward,
     webgpuMs: round(webgpu.residPre.ms),
     wasmMs: round(wasm.residPre.ms),
-    speedup: round(wasm.residPre.ms / webgpu.residPre.ms, 2),
+    speedup: Number((wasm.residPre.ms / webgpu.residPre.ms).toPrecision(3)),
     maxDifference,
   };
 
