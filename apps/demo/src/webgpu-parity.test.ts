@@ -37,7 +37,10 @@ describe.skipIf(!environment || !modelFolder)(
             maxBuffer: 64 * 2 ** 20, // two runs of 50257 logits as JSON exceed the 1 MiB default
           },
         );
-        expect(child.signal, `the child did not end by itself\n${child.stderr}`).toBeNull();
+        expect(
+          child.signal,
+          `the child was stopped (${child.error}): it did not end by itself?\n${child.stderr}`,
+        ).toBeNull();
         expect(child.status, child.stderr).toBe(0);
         const { wasm, webgpu } = JSON.parse(child.stdout.trim().split('\n').at(-1)!);
         expect(wasm.backend).toBe('wasm');

@@ -22,7 +22,10 @@ describe.skipIf(!environment)(
   () => {
     it('names the software adapter, computes what plain arithmetic gives, leaks nothing, ends by itself', () => {
       const child = runChild('ops');
-      expect(child.signal, child.stderr).toBeNull();
+      expect(
+        child.signal,
+        `the child was stopped (${child.error}): it did not end by itself?\n${child.stderr}`,
+      ).toBeNull();
       expect(child.status, child.stderr).toBe(0);
       const [json, lost] = child.stdout.trim().split('\n');
       const report = JSON.parse(json!);
