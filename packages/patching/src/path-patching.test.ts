@@ -187,6 +187,64 @@ describe.each(TEST_BACKENDS)('pathPatch on %s', (backend) => {
     expect(result.normalized.get(0, 1)).toBeCloseTo(result.effect.get(0, 1) / scale, 6);
   });
 
+  it("receivers' q/k/v equal TransformerLens's hook_q_input receivers (useSplitQkvInput)", async () => {
+    using split = GPT2.fromWeights(
+      createGPT2Config(TINY),
+      randomGPT2Checkpoint(TINY, { seed: 11 }),
+      {
+        useSplitQkvInput: true,
+      },
+    );
+    const receiver = { layer: 2, head: 1, input: 'q' } as const;
+    const viaHooks = await pathPatch(split, {
+      clean,
+      corrupted,
+      metric: METRIC,
+      senders: [{ layer: 0, head: 3 }],
+      receivers: [receiver],
+    });
+    // The notebook way: record the receiver head's query *input* in step 2, replace it in step 3.
+    const zNames = [0, 1, 2].map((layer) => `blocks.${layer}.attn.hook_z`);
+    const cleanRun = split.runWithCache(clean, { namesFilter: /hook_z$/ });
+    const corruptedRun = split.runWithCache(corrupted, { namesFilter: /hook_z$/ });
+    const mask = tf.tensor(
+      [0, 1, 2, 3].map((h) => (h === 3 ? 1 : 0)),
+      [1, 1, 4, 1],
+      'bool',
+    );
+    const receiverMask = tf.tensor(
+      [0, 1, 2, 3].map((h) => (h === 1 ? 1 : 0)),
+      [1, 1, 4, 1],
+      'bool',
+    );
+    let recorded: tf.Tensor | undefined;
+    try {
+      const freeze: HookSpec[] = zNames.map((name, layer) => [
+        name,
+        () =>
+          layer === 0
+            ? tf.where(mask, corruptedRun.cache.get(name), cleanRun.cache.get(name))
+            : cleanRun.cache.get(name).clone(),
+      ]);
+      freeze.push([
+        'blocks.2.hook_q_input',
+        (input) => {
+          recorded = tf.keep(input.clone());
+        },
+      ]);
+      tf.dispose(split.runWithHooks(clean, freeze));
+      const expected = await metricWithHooks(split, clean, [
+        ['blocks.2.hook_q_input', (input) => tf.where(receiverMask, recorded!, input)],
+      ]);
+      expect(viaHooks.effect.get(0) + viaHooks.clean).toBeCloseTo(expected, 4);
+      expect(Math.abs(viaHooks.effect.get(0))).toBeGreaterThan(1e-4);
+    } finally {
+      tf.dispose([cleanRun.logits, corruptedRun.logits, mask, receiverMask, recorded]);
+      cleanRun.cache.dispose();
+      corruptedRun.cache.dispose();
+    }
+  });
+
   it('a sender set is patched together (one value, labelled)', async () => {
     const senders: HeadRef[] = [
       { layer: 0, head: 1 },
