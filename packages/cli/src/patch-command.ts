@@ -266,6 +266,7 @@ async function writeHeatmaps(
         ? `(patched - corrupted) / (clean - corrupted): 1 = clean restored, 0 = no effect; ${baselines}`
         : `raw ${args.metric}, white = the corrupted run (${corrupted.toPrecision(4)}); ${baselines}`,
       valueLabel: normalized ? 'restored' : args.metric,
+      cellValues: result.axes.length === 2 && result.values.length <= 100,
       ...(normalized ? NORMALIZED_SCALE : { midpoint: corrupted }),
     });
     const svg = await figure.toSVG();

@@ -34,6 +34,8 @@ export interface PatchHeatmapOptions {
   readonly labels?: Readonly<Record<string, readonly string[]>>;
   /** Facets per row of small multiples; default: as many as fit in about 1500 px. */
   readonly columns?: number;
+  /** Print each cell's value (2 decimals) inside it; only for single-panel heatmaps (default false). */
+  readonly cellValues?: boolean;
   /** Longest token text in an axis label, default 14 characters (tooltips show the whole token). */
   readonly maxTokenLength?: number;
 }
@@ -49,7 +51,14 @@ const AXIS_TITLES: Readonly<Record<string, string>> = {
 
 const COMBINED_PREFIX: Readonly<Record<string, string>> = { layer: 'L', head: 'H' };
 
-const RESERVED_FIELDS = new Set(['value', 'valueText', 'x_label', 'y_label', 'facet_label']);
+const RESERVED_FIELDS = new Set([
+  'value',
+  'valueText',
+  'cellText',
+  'x_label',
+  'y_label',
+  'facet_label',
+]);
 
 function fieldName(axis: Axis): string {
   const name = axis.name.replace(/[^A-Za-z0-9_]/g, '_');
@@ -206,10 +215,7 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
   const values = cells.map((cell) => cell.value);
   const [low, high] = symmetricDomain(functionName, values, midpoint, colorLimit);
   const clipped = countClipped(values, low, high);
-  const legendTitle =
-    clipped > 0
-      ? `${valueLabel} (clipped to ${formatNumber(low)}…${formatNumber(high)})`
-      : valueLabel;
+  const legendTitle = clipped > 0 ? `${valueLabel} (clipped)` : valueLabel;
 
   const missing: string[] = [];
   const rows = cells.map((cell) => {
@@ -227,6 +233,7 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
     const finite = Number.isFinite(cell.value);
     row['value'] = finite ? cell.value : null;
     row['valueText'] = valueTextOnScale(cell.value, low, high);
+    row['cellText'] = finite ? cell.value.toFixed(2).replace(/^-(0\.0+)$/, '$1') : '';
     if (!finite) {
       missing.push(
         displayAxes.map((_, index) => labellers[index]!.words(cell.coordinates[index]!)).join(', '),
@@ -241,10 +248,10 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
   const xCount = xLabels.length;
   const yCount = Math.max(1, yLabels.length);
   const xStep = faceted
-    ? bandStep(xCount, 640, 10, 28)
+    ? bandStep(xCount, 640, 10, Math.max(32, Math.min(48, Math.floor(200 / xCount))))
     : bandStep(xCount, 1100, 10, Math.max(40, Math.min(80, Math.floor(320 / xCount))));
   const yStep = faceted
-    ? bandStep(yCount, 240, 10, 24)
+    ? bandStep(yCount, 240, 10, Math.max(24, Math.min(40, Math.floor(80 / yCount))))
     : bandStep(yCount, 480, 10, Math.max(32, Math.min(64, Math.floor(160 / yCount))));
   const xFontSize = labelFontSize(xStep);
   const yFontSize = labelFontSize(yStep);
@@ -305,6 +312,25 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
     mark: { type: 'rect' as const, invalid: 'show' as const },
     encoding,
   };
+  // values printed in the cells: white on dark cells
+  const strong = `abs(datum.value - ${midpoint}) > ${0.55 * (high - midpoint)}`;
+  const withValues = {
+    width: unit.width,
+    height: unit.height,
+    layer: [
+      { name: unit.name, mark: unit.mark, encoding },
+      {
+        mark: { type: 'text' as const, fontSize: Math.min(12, labelFontSize(yStep) + 1) },
+        encoding: {
+          x: encoding.x,
+          ...(layout.y.length > 0 ? { y: encoding.y } : {}),
+          text: { field: 'cellText', type: 'nominal' as const },
+          color: { condition: { test: strong, value: 'white' }, value: '#111' },
+          tooltip,
+        },
+      },
+    ],
+  };
 
   const axisList = `[${axes.map((axis) => axis.sourceName).join(', ')}]`;
   const title = options.title ?? `Activation patching ${axisList}`;
@@ -352,7 +378,7 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
         title: titleSpec,
         description,
         data: { values: rows },
-        ...unit,
+        ...(options.cellValues ? withValues : unit),
         config,
       };
 
