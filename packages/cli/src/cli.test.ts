@@ -198,14 +198,38 @@ describe('patchlens patch', () => {
     const json = JSON.parse((await run(common)).stdout);
     // position 2 of the clean prompt is " Mary" (id 5335); head rows have no position and no token
     expect(csv[3]).toMatch(/^resid_pre,0,2,,[^,]+, Mary,/);
-    const [clean, corrupted] = csv[3]!.split(',').slice(-2).map(Number);
-    expect(clean).toBeCloseTo(json.metric.clean, 5);
-    expect(corrupted).toBeCloseTo(json.metric.corrupted, 5);
+    const [cleanColumn, corruptedColumn] = csv[3]!.split(',').slice(-2).map(Number);
+    expect(cleanColumn).toBeCloseTo(json.metric.clean, 5);
+    expect(corruptedColumn).toBeCloseTo(json.metric.corrupted, 5);
     expect(csv[9]).toMatch(/^attn_head_out_all_pos,0,,0,[^,]+,,/);
     for (const name of ['resid_pre', 'attn_head_out_all_pos']) {
       const svg = await readFile(join(svgDirectory, `${name}.svg`), 'utf8');
       expect(svg.startsWith('<svg')).toBe(true);
     }
+    // heatmaps are normalised by the run's own baselines and drawn on the fixed -1..1 scale
+    const svg = await readFile(join(svgDirectory, 'resid_pre.svg'), 'utf8');
+    const { clean, corrupted } = json.metric as { clean: number; corrupted: number };
+    expect(svg).toContain(
+      `clean logit diff ${clean.toPrecision(4)}, corrupted ${corrupted.toPrecision(4)}`,
+    );
+    const legend = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((match) => match[1]);
+    expect(legend).toEqual(expect.arrayContaining(['−1', '0', '1']));
+    // the cell of the changed position at layer 0 restores the clean run: normalised value 1
+    const cellOf = (text: string, label: string) =>
+      text.match(
+        new RegExp(
+          `aria-label="(?=[^"]*\\bpos: 2;)(?=[^"]*\\blayer: 0;)[^"]*; ${label}: ([-\\d.e]+)"`,
+        ),
+      );
+    const cell = cellOf(svg, 'restored');
+    expect(Number(cell![1])).toBeCloseTo(1, 4);
+    // --svg-values raw: the metric's own values, white at the corrupted baseline
+    const rawDirectory = join(output, 'svg-raw');
+    expect((await run([...common, '--svg', rawDirectory, '--svg-values', 'raw'])).code).toBe(0);
+    const raw = await readFile(join(rawDirectory, 'resid_pre.svg'), 'utf8');
+    expect(raw).toContain('raw logit-diff, white = the corrupted run');
+    const rawCell = cellOf(raw, 'logit-diff');
+    expect(Number(rawCell![1])).toBeCloseTo(clean, 3);
     const arrowPath = join(output, 'r.arrow');
     expect((await run([...common, '--out', arrowPath])).code).toBe(0);
     const table = fromArrow(await readFile(arrowPath));

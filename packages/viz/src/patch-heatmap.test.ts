@@ -115,6 +115,24 @@ describe('patchHeatmap [layer, pos]', () => {
     assertWellFormedSvg(await figure.toSVG());
   });
 
+  it('prints cell values on request, white on dark cells, never "-0.00"', async () => {
+    const heads = {
+      values: new Float32Array([0.9, -0.001, 0.2, -0.8]),
+      shape: [2, 2],
+      axes: ['layer', 'head_index'],
+    };
+    const figure = patchHeatmap(heads, { ...NORMALIZED_SCALE, cellValues: true });
+    const spec = specOf(figure);
+    expect(rowsOf(spec).map((row) => row['cellText'])).toEqual(['0.90', '0.00', '0.20', '-0.80']);
+    const [cells, text] = spec.layer;
+    expect(cells.mark.type).toBe('rect');
+    expect(text.mark.type).toBe('text');
+    expect(text.encoding.color.condition.test).toBe('abs(datum.value - 0) > 0.55');
+    const svg = await figure.toSVG();
+    assertWellFormedSvg(svg);
+    for (const value of ['0.90', '0.00', '0.20', '-0.80']) expect(svg).toContain(`>${value}<`);
+  });
+
   it('gives a small grid readable cells (at least about 320 x 160 px)', () => {
     const heads = { values: new Float32Array(8), shape: [2, 4], axes: ['layer', 'head_index'] };
     const spec = specOf(patchHeatmap(heads));
