@@ -124,6 +124,7 @@ export async function showResults(
       tokens: context.tokens,
       title: `${sweep} (${(run.milliseconds[sweep] ?? 0).toFixed(0)} ms)`,
       valueLabel: 'restored',
+      cellValues: normalized.shape.length === 2 && normalized.values.length <= 100,
       ...NORMALIZED_SCALE,
     });
     const section = element('section', undefined, 'sweep');

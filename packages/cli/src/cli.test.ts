@@ -381,6 +381,14 @@ const BAD_INPUTS: readonly {
     beforeModel: true,
   },
   {
+    // tfjs-node is not installed in this repository, so the backend cannot start
+    label: 'a backend that is not installed',
+    argv: () => ['patch', '--model', folder, '--backend', 'tensorflow', ...TEXT_ARGS],
+    message:
+      /^patchlens patch: --backend tensorflow could not start: .*To get it: install @tensorflow\/tfjs-node/,
+    beforeModel: true,
+  },
+  {
     label: 'missing model folder',
     argv: (at) => ['patch', '--model', at('missing-model'), '--backend', 'cpu', ...TEXT_ARGS],
     message: /^patchlens patch: .*missing-model/m,
