@@ -29,7 +29,7 @@ export const CACHE_USAGE = `patchlens cache --model M (--text TEXT | --ids 5,17,
   [--names NAME,...|--names-regex RE] [--no-prepend-bos] --out FILE.safetensors
 ${COMMON_USAGE}
 
-  --names: full hook names (blocks.0.hook_resid_pre) or short forms (z1, pattern0, resid_pre3);
+  --names: full hook names (blocks.0.hook_resid_pre) or short forms (z1, pattern0, k6);
   default every activation. The logits are always written, as "logits".`;
 
 function namesFilter(
