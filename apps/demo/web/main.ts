@@ -151,6 +151,13 @@ async function run(): Promise<void> {
       answers: ui.answers.value,
       wrong: ui.wrong.value,
     });
+    const { nCtx } = loaded.model.config;
+    const tooLong = batch.clean.findIndex((row) => row.length > nCtx);
+    if (tooLong >= 0) {
+      throw new Error(
+        `prompt ${tooLong + 1} has ${batch.clean[tooLong]!.length} tokens (BOS included), more than the model's context of ${nCtx} positions (n_positions in config.json); shorten it.`,
+      );
+    }
   } catch (error) {
     setStatus(ui.runStatus, 'error', message(error));
     return;
