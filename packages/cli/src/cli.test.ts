@@ -386,7 +386,7 @@ const BAD_INPUTS: readonly {
     label: 'a backend that is not installed',
     argv: () => ['patch', '--model', folder, '--backend', 'tensorflow', ...TEXT_ARGS],
     message:
-      /^patchlens patch: --backend tensorflow could not start: .*To get it: install @tensorflow\/tfjs-node/,
+      /^patchlens patch: --backend tensorflow could not start: .*npm i @tensorflow\/tfjs-node/,
     beforeModel: true,
   },
   {

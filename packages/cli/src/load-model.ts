@@ -1,18 +1,14 @@
-import type { BackendPreference } from '@patchlens/backends';
+import {
+  activeWebGPUAdapter,
+  type BackendPreference,
+  formatWebGPUAdapter,
+} from '@patchlens/backends';
 import { initNodeBackend } from '@patchlens/backends/node';
 import { GPT2 } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
 import { PatchLensError } from '@patchlens/tensor-hooks';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
 import { UsageError } from './usage-error.js';
-
-/** How to get a backend that did not start, in the user's terms. */
-const BACKEND_ADVICE: Readonly<Partial<Record<BackendPreference, string>>> = {
-  webgpu:
-    'WebGPU in Node runs through Dawn: install the "webgpu" package next to PatchLens (npm i webgpu) on a machine with a GPU driver, or use --backend auto (the fastest backend that starts)',
-  tensorflow:
-    'install @tensorflow/tfjs-node (or -node-gpu) next to PatchLens, or use --backend auto',
-};
 
 /** The started backend and the loaded model. */
 export interface LoadedModel {
@@ -21,8 +17,8 @@ export interface LoadedModel {
 }
 
 /**
- * Starts the backend (printing its name on stderr) and loads a GPT-2 checkpoint from a folder or
- * an http(s) URL, with a progress bar.
+ * Starts the backend (printing its name, and for webgpu its adapter, on stderr) and loads a
+ * GPT-2 checkpoint from a folder or an http(s) URL, with a progress bar.
  */
 export async function loadModel(
   io: CommandIO,
@@ -34,14 +30,16 @@ export async function loadModel(
     backend = await initNodeBackend(options.backend);
   } catch (error) {
     if (!PatchLensError.isInstance(error)) throw error;
+    // the backend's reason says how to get it (npm i webgpu, npm i @tensorflow/tfjs-node)
     const reason = (error as Error).message.replace(/^initNodeBackend: /, '');
-    const advice = BACKEND_ADVICE[options.backend];
-    throw new UsageError(
-      `--backend ${options.backend} could not start: ${reason}${advice === undefined ? '' : ` To get it: ${advice}.`}`,
-      { cause: error },
-    );
+    throw new UsageError(`--backend ${options.backend} could not start: ${reason}`, {
+      cause: error,
+    });
   }
-  io.stderr.write(`backend: ${backend}\n`);
+  const adapter = activeWebGPUAdapter();
+  io.stderr.write(
+    `backend: ${backend}${adapter ? ` (adapter: ${formatWebGPUAdapter(adapter)})` : ''}\n`,
+  );
   const report = progressReporter(io, 'loading weights');
   const onProgress = ({ loadedBytes, totalBytes }: { loadedBytes: number; totalBytes?: number }) =>
     report(loadedBytes, totalBytes ?? loadedBytes);
