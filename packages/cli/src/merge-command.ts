@@ -1,27 +1,28 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  mergePatchResults,
-  PatchResult,
-  type PatchResultJson,
-  patchResultsToArrow,
-  patchResultsToCSV,
-} from '@patchlens/patching';
+import { mergePatchResults, PatchResult, type PatchResultJson } from '@patchlens/patching';
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { checkOutputFile, checkOutputFolder, writeAtomically } from './output-paths.js';
 import { writeHeatmaps } from './patch-command.js';
+import type { PatchMetricName } from './patch-options.js';
 import type { CommandIO } from './progress-reporter.js';
+import { resultsArrow, resultsCSV } from './results-table.js';
 import { identityDifference } from './run-identity.js';
 import type { ShardRunJson } from './scale-out.js';
 import { UsageError } from './usage-error.js';
 
 /** Usage text of `patchlens merge`. */
-export const MERGE_USAGE = `patchlens merge PART.json... [--out FILE.json|.csv|.arrow] [--svg DIR]
-  joins the shards of one run (patchlens patch --shard i/n) into the full result`;
+export const MERGE_USAGE = `patchlens merge PART.json... [--out FILE.json|.csv|.arrow] [--svg DIR] [--svg-values normalized|raw]
+  joins the shards of one run (patchlens patch --shard i/n) into the full result, written as by
+  patchlens patch (JSON with the run's identity, CSV, Arrow, heatmaps); exit 2 naming the files for
+  parts of different runs (checkpoint, tokens, metric, sweeps, version, n), a missing or duplicated
+  shard, or overlapping indices`;
 
 const MERGE_OPTIONS = {
   out: { type: 'string' },
   svg: { type: 'string' },
+  'svg-values': { type: 'string', default: 'normalized' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -108,7 +109,10 @@ function partResult(file: string, part: ShardRunJson, name: string): PatchResult
  * @throws UsageError (exit 2) naming the files at fault.
  */
 export async function mergeCommand(argv: readonly string[], io: CommandIO): Promise<void> {
-  let parsed: { values: { out?: string; svg?: string; help?: boolean }; positionals: string[] };
+  let parsed: {
+    values: { out?: string; svg?: string; 'svg-values'?: string; help?: boolean };
+    positionals: string[];
+  };
   try {
     parsed = parseArgs({
       args: [...argv],
@@ -137,7 +141,23 @@ export async function mergeCommand(argv: readonly string[], io: CommandIO): Prom
       `patchlens merge: --out "${values.out}" must end in .json, .csv or .arrow.`,
     );
   }
+  const svgValues = values['svg-values'] ?? 'normalized';
+  if (svgValues !== 'normalized' && svgValues !== 'raw') {
+    throw new UsageError(
+      `patchlens merge: --svg-values "${svgValues}" is not one of normalized, raw.`,
+    );
+  }
+  if (values.out !== undefined) {
+    await checkOutputFile(`patchlens merge: --out ${JSON.stringify(values.out)}`, values.out);
+  }
   const parts = await Promise.all(files.map(readPart));
+  if (values.svg !== undefined) {
+    await checkOutputFolder(
+      `patchlens merge: --svg ${JSON.stringify(values.svg)}`,
+      values.svg,
+      Object.keys(parts[0]!.patches).map((name) => `${name}.svg`),
+    );
+  }
   const first = parts[0]!;
   parts.forEach((part, position) => {
     const difference = runDifference(first, part);
@@ -160,9 +180,14 @@ export async function mergeCommand(argv: readonly string[], io: CommandIO): Prom
       );
     }
   }
+  const context = {
+    clean: first.metric.clean,
+    corrupted: first.metric.corrupted,
+    tokens: first.run.tokenStrings,
+  };
   let content: string | Uint8Array;
-  if (format === '.csv') content = patchResultsToCSV(results);
-  else if (format === '.arrow') content = patchResultsToArrow(results);
+  if (format === '.csv') content = resultsCSV(results, context);
+  else if (format === '.arrow') content = resultsArrow(results, context);
   else {
     const { shard: _shard, patches: _patches, ...rest } = first;
     const patches = Object.fromEntries(
@@ -172,11 +197,20 @@ export async function mergeCommand(argv: readonly string[], io: CommandIO): Prom
   }
   if (values.out === undefined) io.stdout.write(content);
   else {
-    await writeFile(values.out, content);
+    await writeAtomically(
+      `patchlens merge: --out ${JSON.stringify(values.out)}`,
+      values.out,
+      (temporary) => writeFile(temporary, content),
+    );
     io.stderr.write(`results: ${values.out} (${parts.length} shards)\n`);
   }
   if (values.svg !== undefined) {
-    await writeHeatmaps(values.svg, results, first.run.tokenStrings, first.metric.name);
+    await writeHeatmaps(
+      io,
+      { svg: values.svg, svgValues, metric: first.metric.name as PatchMetricName },
+      { metric: first.metric, results },
+      first.run.tokenStrings,
+    );
     io.stderr.write(`heatmaps: ${values.svg}\n`);
   }
 }

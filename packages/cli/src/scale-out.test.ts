@@ -138,7 +138,7 @@ describe('patchlens patch --shard i/n and patchlens merge', () => {
     const csvPath = join(output, 'merged.csv');
     expect((await run(['merge', ...parts, '--out', csvPath, '--svg', svg])).code).toBe(0);
     const csv = (await readFile(csvPath, 'utf8')).trim().split('\n');
-    expect(csv[0]).toBe('patch,layer,pos,head,activation,value');
+    expect(csv[0]!.startsWith('patch,layer,pos,head,activation,value,')).toBe(true);
     expect(csv[1]!.startsWith('resid_pre,0,0,,,')).toBe(true);
     expect(Number(csv[1]!.split(',')[5])).toBeCloseTo(full.patches.resid_pre!.values[0]!, 6);
     expect((await readdir(svg)).sort()).toEqual([

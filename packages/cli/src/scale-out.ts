@@ -82,11 +82,11 @@ export interface ScaleOut {
  */
 export async function startScaleOut(
   io: { stderr: { write(chunk: string): unknown } },
-  flags: ScaleOutFlags,
+  checkpointPath: string | undefined,
   shard: SweepShard | undefined,
   run: { source: string } & Omit<RunIdentity, 'checkpoint' | 'patchlens'>,
 ): Promise<ScaleOut> {
-  if (shard === undefined && flags.checkpoint === undefined) {
+  if (shard === undefined && checkpointPath === undefined) {
     return { sweepOptions: () => ({}), document: (json) => json, close: () => {} };
   }
   const { source, ...rest } = run;
@@ -96,9 +96,9 @@ export async function startScaleOut(
     patchlens: PATCHLENS_VERSION,
   };
   const checkpoint =
-    flags.checkpoint === undefined
+    checkpointPath === undefined
       ? undefined
-      : await CheckpointFile.open(flags.checkpoint, identity, shard);
+      : await CheckpointFile.open(checkpointPath, identity, shard);
   if (checkpoint && checkpoint.size > 0) {
     io.stderr.write(`checkpoint: ${checkpoint.path} holds ${checkpoint.size} values; resuming\n`);
   }

@@ -18,6 +18,15 @@ export {
 } from './activation-patch-functions.js';
 export type { FinishedBatch } from './batch-reporter.js';
 export type {
+  DirectPathAllSourcesOptions,
+  DirectPathComponent,
+  DirectPathOptions,
+} from './direct-path-patching.js';
+export {
+  getActPatchDirectPath,
+  getActPatchDirectPathAllSources,
+} from './direct-path-patching.js';
+export type {
   ActivationPatchOptions,
   GenericActivationPatchOptions,
   PatchResultWithIndexTable,
@@ -68,6 +77,13 @@ export {
   PATCHING_FUNCTIONS,
   resolvePatchingNames,
 } from './patching-registry.js';
+export type {
+  HeadRef,
+  PathPatchOptions,
+  PathPatchResult,
+  ReceiverHead,
+} from './path-patching.js';
+export { pathPatch } from './path-patching.js';
 export type { PreparedPatching } from './prepare-patching.js';
 export { evaluateMetric, PATCHED_ACTIVATIONS, preparePatching } from './prepare-patching.js';
 export type { SweepOptions } from './run-patch-jobs.js';
