@@ -74,3 +74,5 @@ export {
   getActPatchAttnHeadByPosEvery,
   getActPatchBlockEvery,
 } from './stacked-patch-functions.js';
+export type { StackedSweepName, StackedSweepSpec, SweepName, SweepSpec } from './sweeps.js';
+export { STACKED_SWEEPS, SWEEP_NAMES, SWEEPS } from './sweeps.js';
