@@ -16,6 +16,8 @@ export {
   getActPatchResidMid,
   getActPatchResidPre,
 } from './activation-patch-functions.js';
+export type { AttributionPatchOptions, AttributionPatchResult } from './attribution-patch.js';
+export { attributionPatch, resolveAttributionKinds } from './attribution-patch.js';
 export type {
   ActivationPatchOptions,
   GenericActivationPatchOptions,
