@@ -8,7 +8,8 @@ export type FigureKind =
   | 'patchHeatmap'
   | 'attentionPatterns'
   | 'coloredTokens'
-  | 'attributionScatter';
+  | 'attributionScatter'
+  | 'logitLensChart';
 
 /** Options of {@link Figure.mount}. */
 export interface MountOptions {
