@@ -1,4 +1,6 @@
 import { PatchLensError } from '@patchlens/tensor-hooks';
+import { ANALYZE_USAGE, analyzeCommand } from './analyze-command.js';
+import { ATTRIBUTE_USAGE, attributeCommand } from './attribute-command.js';
 import { CACHE_USAGE, cacheCommand } from './cache-command.js';
 import { PATCH_USAGE, patchCommand } from './patch-command.js';
 import type { CommandIO } from './progress-reporter.js';
@@ -7,7 +9,11 @@ const USAGE = `patchlens: activation patching for GPT-2 checkpoints
 
 ${PATCH_USAGE}
 
-${CACHE_USAGE}`;
+${CACHE_USAGE}
+
+${ATTRIBUTE_USAGE}
+
+${ANALYZE_USAGE}`;
 
 /**
  * Runs the `patchlens` command line and returns its exit code: 0 on success, 2 on bad arguments
@@ -28,6 +34,8 @@ export async function runPatchlens(
   try {
     if (command === 'patch') await patchCommand(rest, io);
     else if (command === 'cache') await cacheCommand(rest, io);
+    else if (command === 'attribute') await attributeCommand(rest, io);
+    else if (command === 'analyze') await analyzeCommand(rest, io);
     else if (
       command === undefined ||
       command === '--help' ||
@@ -37,7 +45,7 @@ export async function runPatchlens(
       io.stdout.write(`${USAGE}\n`);
     } else {
       io.stderr.write(
-        `patchlens: unknown command "${command}"; the commands are patch and cache (patchlens --help).\n`,
+        `patchlens: unknown command "${command}"; the commands are patch, cache, attribute and analyze (patchlens --help).\n`,
       );
       return 2;
     }

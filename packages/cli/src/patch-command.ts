@@ -56,7 +56,7 @@ const METRICS = ['logit-diff', 'normalized-logit-diff'] as const;
 const OUTPUT_EXTENSIONS = ['.json', '.csv', '.arrow'];
 
 /** Token id lists of the clean and corrupted prompts, checked pairwise for equal length. */
-function promptTokens(
+export function promptTokens(
   model: GPT2,
   values: { clean?: string[]; corrupted?: string[]; cleanIds?: string[]; corruptedIds?: string[] },
   prependBos: boolean,
@@ -111,7 +111,7 @@ function promptTokens(
 }
 
 /** `--answer`/`--wrong` values as token ids: decimal integers are ids, anything else must be one token. */
-function answerIds(
+export function answerIds(
   model: GPT2,
   flag: string,
   values: string[] | undefined,
@@ -257,7 +257,7 @@ async function writeResults(io: CommandIO, out: string | undefined, format: stri
   }
 }
 
-async function writeHeatmaps(
+export async function writeHeatmaps(
   directory: string,
   results: Record<string, PatchResult>,
   tokens: string[],
