@@ -1,6 +1,7 @@
 import type { GPT2 } from '@patchlens/models-gpt2';
 import { attentionPatterns, htmlReport, patchHeatmap, type ReportSection } from '@patchlens/viz';
 import * as tf from '@tensorflow/tfjs-core';
+import { residualStreamSections } from './demo-residual-sections.js';
 import { rankHeads } from './demo-summary.js';
 import type { NormalizedResult } from './demo-sweeps.js';
 
@@ -84,6 +85,9 @@ export async function demoReport(input: ReportInput): Promise<string> {
       }),
     });
   }
+  sections.push(
+    ...(await residualStreamSections(input.model, input.cleanTokens[0]!, answer, wrong)),
+  );
   return htmlReport(sections, {
     title: `PatchLens: activation patching on ${input.modelName}`,
     description: 'Every figure is static SVG; the file needs no network access.',
