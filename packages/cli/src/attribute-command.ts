@@ -156,7 +156,9 @@ export async function attributeCommand(argv: readonly string[], io: CommandIO): 
       const { patches, ...rest } = base;
       const json: AttributeRunJson = {
         ...rest,
-        attributions: patchRunJson({ ...base, model: model.config, results: attributions }).patches,
+        attributions: Object.fromEntries(
+          Object.entries(attributions).map(([name, result]) => [name, result.toJSON()]),
+        ),
         ...(values['with-exact'] ? { patches, correlations } : {}),
       };
       const content = `${JSON.stringify(json)}\n`;
