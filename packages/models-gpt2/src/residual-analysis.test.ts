@@ -232,6 +232,35 @@ for (const processWeights of [true, false]) {
         tf.dispose([heads, withRemainder, lastResid, scaled, direct, empty]);
       });
 
+      it('stackHeadResults reads attn.hook_result when cached (useAttnResult) and gets the same heads; a cache without the batch axis works too', () => {
+        const withResult = GPT2.fromWeights(
+          createGPT2Config(TINY),
+          randomGPT2Checkpoint(TINY, { seed: 7 }),
+          { processWeights, useAttnResult: true },
+        );
+        const run = withResult.runWithCache(tokens);
+        try {
+          expect(run.cache.has('blocks.0.attn.hook_result')).toBe(true);
+          const fromResult = run.cache.stackHeadResults();
+          const fromZ = cache.stackHeadResults();
+          expect(maxDifference(plain(fromResult), plain(fromZ))).toBeLessThan(1e-4);
+          tf.dispose([fromResult, fromZ]);
+        } finally {
+          run.cache.dispose();
+          run.logits.dispose();
+          withResult.dispose();
+        }
+        using single = cache.sliceBatch(1).removeBatchDim();
+        const parts = single.decomposeResid(undefined, { applyLn: true, posSlice: -1 }); // [components, dModel]
+        expect(parts.shape).toEqual([8, TINY.dModel]);
+        const expected = layerNorm(
+          vectorAt(cache.get('blocks.2.hook_resid_post'), 1, last),
+          model.analysisWeights.eps,
+        );
+        expect(maxDifference(sumComponents(parts), expected)).toBeLessThan(1e-4);
+        parts.dispose();
+      });
+
       it('applyLnToStack divides by the cached scale: the scaled parts sum to the normalised stream', () => {
         const parts = cache.decomposeResid(undefined, { applyLn: true }); // [components, batch, pos, d]
         const resid = cache.get('blocks.2.hook_resid_post');
