@@ -4,6 +4,7 @@ import { logitLens } from '@patchlens/activation-cache';
 import type { GPT2 } from '@patchlens/models-gpt2';
 import { headAttributionHeatmap, logitLensChart } from '@patchlens/viz';
 import * as tf from '@tensorflow/tfjs-core';
+import { asCommand } from './as-command.js';
 import {
   backendPreference,
   COMMON_OPTIONS,
@@ -138,8 +139,8 @@ export async function analyzeCommand(argv: readonly string[], io: CommandIO): Pr
   try {
     const prompts = promptIds(model, values, !values['no-prepend-bos']);
     const batch = prompts.length;
-    const answer = answerIds(model, 'answer', values.answer, batch);
-    const wrong = answerIds(model, 'wrong', values.wrong, batch);
+    const answer = asCommand('analyze', () => answerIds(model, 'answer', values.answer, batch));
+    const wrong = asCommand('analyze', () => answerIds(model, 'wrong', values.wrong, batch));
     const perPrompt = (ids: number[]) =>
       Array.from({ length: batch }, (_, b) => ids[ids.length === 1 ? 0 : b]!);
     const answers = perPrompt(answer);

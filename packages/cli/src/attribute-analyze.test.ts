@@ -118,6 +118,11 @@ describe('patchlens attribute', () => {
     expect(badKind.stderr.trim().split('\n').at(-1)).toMatch(
       /^patchlens attribute: --kinds: unknown kind "resid_pr"; did you mean "resid_pre"/,
     );
+    const noAnswer = await run([...base(), ...PROMPTS.slice(0, 4)]);
+    expect(noAnswer.code).toBe(2);
+    expect(noAnswer.stderr.trim().split('\n').at(-1)).toMatch(
+      /^patchlens attribute: --answer is required/,
+    );
     const badOut = await run([...base(), ...PROMPTS, '--out', 'x.csv']);
     expect(badOut.code).toBe(2);
     expect(badOut.stderr).toMatch(/--out "x.csv" must end in .json/);

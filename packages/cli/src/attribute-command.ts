@@ -14,6 +14,7 @@ import {
 } from '@patchlens/patching';
 import { pearsonCorrelation } from '@patchlens/viz';
 import * as tf from '@tensorflow/tfjs-core';
+import { asCommand } from './as-command.js';
 import {
   backendPreference,
   COMMON_OPTIONS,
@@ -98,20 +99,22 @@ export async function attributeCommand(argv: readonly string[], io: CommandIO): 
     processWeights: !values['no-process-weights'],
   });
   try {
-    const tokens = promptTokens(
-      model,
-      {
-        clean: values.clean,
-        corrupted: values.corrupted,
-        cleanIds: values['clean-ids'],
-        corruptedIds: values['corrupted-ids'],
-      },
-      !values['no-prepend-bos'],
+    const tokens = asCommand('attribute', () =>
+      promptTokens(
+        model,
+        {
+          clean: values.clean,
+          corrupted: values.corrupted,
+          cleanIds: values['clean-ids'],
+          corruptedIds: values['corrupted-ids'],
+        },
+        !values['no-prepend-bos'],
+      ),
     );
     const batch = tokens.clean.length;
     const rawMetric = logitDiff({
-      answers: answerIds(model, 'answer', values.answer, batch),
-      wrong: answerIds(model, 'wrong', values.wrong, batch),
+      answers: asCommand('attribute', () => answerIds(model, 'answer', values.answer, batch)),
+      wrong: asCommand('attribute', () => answerIds(model, 'wrong', values.wrong, batch)),
     });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');
     const corruptedTokens = tf.tensor2d(tokens.corrupted, undefined, 'int32');
