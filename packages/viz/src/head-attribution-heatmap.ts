@@ -19,8 +19,8 @@ export interface HeadAttributionHeatmapOptions {
 }
 
 /**
- * The per-head direct logit attribution `[layer, head]` as a heatmap (blue negative, red
- * positive, white 0): how much each head writes along the answer's unembedding direction.
+ * The per-head direct logit attribution `[layer, head]` as a heatmap (patchHeatmap's diverging
+ * scale, white at 0): how much each head writes along the answer's unembedding direction.
  *
  * @param attribution - values `[nLayers * nHeads]` with `shape: [nLayers, nHeads]`, `axes: ['layer', 'head']`.
  * @param options - see {@link HeadAttributionHeatmapOptions}.
