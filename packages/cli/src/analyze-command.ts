@@ -1,20 +1,24 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { logitLens } from '@patchlens/activation-cache';
 import type { GPT2 } from '@patchlens/models-gpt2';
-import { headAttributionHeatmap, logitLensChart } from '@patchlens/viz';
 import * as tf from '@tensorflow/tfjs-core';
-import { asCommand } from './as-command.js';
 import {
   backendPreference,
   COMMON_OPTIONS,
+  COMMON_USAGE,
   parseCommandLine,
   parseIdList,
   requireModel,
 } from './command-line.js';
-import { loadModel } from './load-model.js';
-import { answerIds } from './patch-command.js';
+import {
+  checkOutputFile,
+  checkOutputFolder,
+  createOutputFolder,
+  writeAtomically,
+} from './output-paths.js';
 import type { CommandIO } from './progress-reporter.js';
+import { answerIds } from './prompt-inputs.js';
 import { UsageError } from './usage-error.js';
 
 const ANALYZE_OPTIONS = {
@@ -32,10 +36,13 @@ const ANALYZE_OPTIONS = {
 /** Usage text of `patchlens analyze`. */
 export const ANALYZE_USAGE = `patchlens analyze --model M (--text TEXT | --ids 5,17,42)...   repeatable: one per prompt (same token count)
   [--no-prepend-bos] --answer TOKEN|ID --wrong TOKEN|ID   repeatable: one per prompt, or one for all
-  [--top-k 5] [--out FILE.json] [--svg DIR] [--backend auto|tensorflow|wasm|cpu] [--no-process-weights]
+  [--top-k 5] [--out FILE.json] [--svg DIR]
+${COMMON_USAGE}
+
   Residual-stream analysis at the last position: the logit lens by layer, direct logit attribution
   per head [layer, head] and per component (embed, pos_embed, {l}_attn_out, {l}_mlp_out), in
-  logit-difference units (answer − wrong; b_U's difference is reported apart), averaged over prompts.`;
+  logit-difference units (answer - wrong; b_U's difference is reported apart), averaged over prompts.
+  --svg DIR: logit_lens.svg and head_attribution.svg.`;
 
 /** The residual-stream analysis of `patchlens analyze` as its JSON document. */
 export interface AnalyzeRunJson {
@@ -101,6 +108,21 @@ function promptIds(
   return prompts;
 }
 
+/** The `--answer`/`--wrong` values: required, one for all prompts or one per prompt. */
+function answerFlag(flag: string, values: string[] | undefined, batch: number): string[] {
+  if (!values || values.length === 0) {
+    throw new UsageError(
+      `patchlens analyze: --${flag} is required (a single-token text like " Mary", or a token id).`,
+    );
+  }
+  if (values.length !== 1 && values.length !== batch) {
+    throw new UsageError(
+      `patchlens analyze: got ${values.length} --${flag} values for ${batch} prompts; give one for all prompts or one per prompt.`,
+    );
+  }
+  return values;
+}
+
 /** Mean over the last axis of `[rows, batch]` values. */
 function meanOverBatch(tensor: tf.Tensor): number[] {
   const mean = tf.mean(tensor, -1); // [rows]
@@ -132,6 +154,16 @@ export async function analyzeCommand(argv: readonly string[], io: CommandIO): Pr
   if (values.out !== undefined && extname(values.out).toLowerCase() !== '.json') {
     throw new UsageError(`patchlens analyze: --out "${values.out}" must end in .json.`);
   }
+  if (values.out !== undefined) {
+    await checkOutputFile(`patchlens analyze: --out ${JSON.stringify(values.out)}`, values.out);
+  }
+  if (values.svg !== undefined) {
+    await checkOutputFolder(`patchlens analyze: --svg ${JSON.stringify(values.svg)}`, values.svg, [
+      'logit_lens.svg',
+      'head_attribution.svg',
+    ]);
+  }
+  const { loadModel } = await import('./load-model.js');
   const { backend: backendName, model } = await loadModel(io, source, {
     backend,
     processWeights: !values['no-process-weights'],
@@ -139,8 +171,13 @@ export async function analyzeCommand(argv: readonly string[], io: CommandIO): Pr
   try {
     const prompts = promptIds(model, values, !values['no-prepend-bos']);
     const batch = prompts.length;
-    const answer = asCommand('analyze', () => answerIds(model, 'answer', values.answer, batch));
-    const wrong = asCommand('analyze', () => answerIds(model, 'wrong', values.wrong, batch));
+    const answer = answerIds(
+      'analyze',
+      model,
+      'answer',
+      answerFlag('answer', values.answer, batch),
+    );
+    const wrong = answerIds('analyze', model, 'wrong', answerFlag('wrong', values.wrong, batch));
     const perPrompt = (ids: number[]) =>
       Array.from({ length: batch }, (_, b) => ids[ids.length === 1 ? 0 : b]!);
     const answers = perPrompt(answer);
@@ -219,17 +256,29 @@ export async function analyzeCommand(argv: readonly string[], io: CommandIO): Pr
       const content = `${JSON.stringify(json)}\n`;
       if (values.out === undefined) io.stdout.write(content);
       else {
-        await writeFile(values.out, content);
+        await writeAtomically(
+          `patchlens analyze: --out ${JSON.stringify(values.out)}`,
+          values.out,
+          (path) => writeFile(path, content),
+        );
         io.stderr.write(`results: ${values.out}\n`);
       }
       if (values.svg !== undefined) {
-        await mkdir(values.svg, { recursive: true });
-        const lensFigure = logitLensChart(json.logitLens.labels, json.logitLens.logitDiff, {
-          title: 'Logit lens: logit difference by layer',
-        });
-        await writeFile(join(values.svg, 'logit_lens.svg'), await lensFigure.toSVG());
-        const headFigure = headAttributionHeatmap(json.headAttribution);
-        await writeFile(join(values.svg, 'head_attribution.svg'), await headFigure.toSVG());
+        const where = `patchlens analyze: --svg ${JSON.stringify(values.svg)}`;
+        const { headAttributionHeatmap, logitLensChart } = await import('@patchlens/viz');
+        await createOutputFolder(where, values.svg);
+        const figures = {
+          logit_lens: logitLensChart(json.logitLens.labels, json.logitLens.logitDiff, {
+            title: 'Logit lens: logit difference by layer',
+          }),
+          head_attribution: headAttributionHeatmap(json.headAttribution),
+        };
+        for (const [name, figure] of Object.entries(figures)) {
+          const svg = await figure.toSVG();
+          await writeAtomically(where, join(values.svg, `${name}.svg`), (path) =>
+            writeFile(path, svg),
+          );
+        }
         io.stderr.write(`figures: ${values.svg}\n`);
       }
     } finally {

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
+import type { BackendPreference } from '@patchlens/backends';
 import {
   attributionPatch,
   logitDiff,
@@ -10,31 +11,36 @@ import {
   patchRunJson,
   preparePatching,
   resolveAttributionKinds,
+  SWEEP_NAMES,
   type SweepName,
 } from '@patchlens/patching';
-import { pearsonCorrelation } from '@patchlens/viz';
 import * as tf from '@tensorflow/tfjs-core';
-import { asCommand } from './as-command.js';
 import {
   backendPreference,
   COMMON_OPTIONS,
+  COMMON_USAGE,
   parseCommandLine,
   requireModel,
 } from './command-line.js';
-import { loadModel } from './load-model.js';
-import { answerIds, promptTokens, writeHeatmaps } from './patch-command.js';
+import {
+  checkOutputFile,
+  checkOutputFolder,
+  createOutputFolder,
+  writeAtomically,
+} from './output-paths.js';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
+import {
+  PROMPT_OPTIONS,
+  PROMPT_USAGE,
+  type PromptArguments,
+  parsePromptArguments,
+  resolvePromptInputs,
+} from './prompt-inputs.js';
 import { UsageError } from './usage-error.js';
 
 const ATTRIBUTE_OPTIONS = {
   ...COMMON_OPTIONS,
-  clean: { type: 'string', multiple: true },
-  corrupted: { type: 'string', multiple: true },
-  'clean-ids': { type: 'string', multiple: true },
-  'corrupted-ids': { type: 'string', multiple: true },
-  'no-prepend-bos': { type: 'boolean', default: false },
-  answer: { type: 'string', multiple: true },
-  wrong: { type: 'string', multiple: true },
+  ...PROMPT_OPTIONS,
   metric: { type: 'string', default: 'logit-diff' },
   kinds: { type: 'string', default: 'all' },
   'with-exact': { type: 'boolean', default: false },
@@ -42,17 +48,34 @@ const ATTRIBUTE_OPTIONS = {
   svg: { type: 'string' },
 } as const;
 
+const METRICS = ['logit-diff', 'normalized-logit-diff'] as const;
+
 /** Usage text of `patchlens attribute`. */
 export const ATTRIBUTE_USAGE = `patchlens attribute --model M
-  (--clean TEXT --corrupted TEXT | --clean-ids 5,17,42 --corrupted-ids 5,17,43)   repeatable: one per prompt
-  [--no-prepend-bos] --answer TOKEN|ID --wrong TOKEN|ID   repeatable: one per prompt, or one for all
-  [--metric logit-diff|normalized-logit-diff] [--kinds all|resid_pre,attn_head_out_all_pos,...]
-  [--with-exact] [--out FILE.json] [--svg DIR] [--backend auto|tensorflow|wasm|cpu] [--no-process-weights]
-  Attribution patching: one backward pass estimates every entry of each sweep (kind) as
-  (patched - corrupted) metric; --with-exact also runs the exact sweeps and reports the Pearson
-  correlation per kind.`;
+${PROMPT_USAGE}
+  [--metric logit-diff|normalized-logit-diff] [--kinds all|NAME,NAME,...] [--with-exact]
+  [--out FILE.json] [--svg DIR]
+${COMMON_USAGE}
 
-const METRICS = ['logit-diff', 'normalized-logit-diff'] as const;
+  Attribution patching: one clean forward, one corrupted forward with gradients and one backward pass
+  estimate every entry of each sweep (kind) as its (patched - corrupted) metric, with the exact sweep's
+  names, axes and shapes. JSON (stdout or --out) is patch's layout with "attributions" for "patches";
+  --with-exact also runs the exact sweeps ("patches") and reports the Pearson correlation of estimate
+  and exact - corrupted per kind ("correlations"). --svg DIR: attribution_<kind>.svg (+ <kind>.svg).
+
+Kinds (--kinds; default all): ${SWEEP_NAMES.join(', ')}`;
+
+/** A checked `patchlens attribute` command line. */
+interface AttributeArguments extends PromptArguments {
+  readonly source: string;
+  readonly backend: BackendPreference;
+  readonly processWeights: boolean;
+  readonly metric: (typeof METRICS)[number];
+  readonly kinds: SweepName[];
+  readonly withExact: boolean;
+  readonly out: string | undefined;
+  readonly svg: string | undefined;
+}
 
 /** What `patchlens attribute` writes as JSON (the `patch` layout with `attributions`). */
 export interface AttributeRunJson extends Omit<ReturnType<typeof patchRunJson>, 'patches'> {
@@ -64,17 +87,11 @@ export interface AttributeRunJson extends Omit<ReturnType<typeof patchRunJson>, 
   readonly correlations?: Record<string, number>;
 }
 
-/**
- * `patchlens attribute`: attribution patching (one clean forward, one corrupted forward with
- * gradients, one backward) for the chosen kinds; with `--with-exact` also the exact sweeps and the
- * correlation per kind; JSON on stdout or `--out`, heatmaps with `--svg`.
- */
-export async function attributeCommand(argv: readonly string[], io: CommandIO): Promise<void> {
+const quote = (text: string) => JSON.stringify(text);
+
+function parseAttributeArguments(argv: readonly string[]): AttributeArguments | 'help' {
   const values = parseCommandLine('attribute', argv, ATTRIBUTE_OPTIONS);
-  if (values.help) {
-    io.stdout.write(`${ATTRIBUTE_USAGE}\n`);
-    return;
-  }
+  if (values.help) return 'help';
   const source = requireModel('attribute', values.model);
   const backend = backendPreference('attribute', values.backend);
   if (!(METRICS as readonly string[]).includes(values.metric)) {
@@ -94,49 +111,67 @@ export async function attributeCommand(argv: readonly string[], io: CommandIO): 
       { cause: error },
     );
   }
-  const { backend: backendName, model } = await loadModel(io, source, {
+  return {
+    source,
     backend,
     processWeights: !values['no-process-weights'],
+    ...parsePromptArguments('attribute', values),
+    metric: values.metric as (typeof METRICS)[number],
+    kinds,
+    withExact: values['with-exact'],
+    out: values.out,
+    svg: values.svg,
+  };
+}
+
+/**
+ * `patchlens attribute`: attribution patching (one clean forward, one corrupted forward with
+ * gradients, one backward) for the chosen kinds; with `--with-exact` also the exact sweeps and the
+ * correlation per kind; JSON on stdout or `--out`, heatmaps with `--svg`. Output paths are checked
+ * before the model loads; files are written whole or not at all.
+ */
+export async function attributeCommand(argv: readonly string[], io: CommandIO): Promise<void> {
+  const args = parseAttributeArguments(argv);
+  if (args === 'help') {
+    io.stdout.write(`${ATTRIBUTE_USAGE}\n`);
+    return;
+  }
+  if (args.out !== undefined) {
+    await checkOutputFile(`patchlens attribute: --out ${quote(args.out)}`, args.out);
+  }
+  if (args.svg !== undefined) {
+    await checkOutputFolder(`patchlens attribute: --svg ${quote(args.svg)}`, args.svg, [
+      ...args.kinds.map((kind) => `attribution_${kind}.svg`),
+      ...(args.withExact ? args.kinds.map((kind) => `${kind}.svg`) : []),
+    ]);
+  }
+  const { loadModel } = await import('./load-model.js');
+  const { backend: backendName, model } = await loadModel(io, args.source, {
+    backend: args.backend,
+    processWeights: args.processWeights,
   });
   try {
-    const tokens = asCommand('attribute', () =>
-      promptTokens(
-        model,
-        {
-          clean: values.clean,
-          corrupted: values.corrupted,
-          cleanIds: values['clean-ids'],
-          corruptedIds: values['corrupted-ids'],
-        },
-        !values['no-prepend-bos'],
-      ),
-    );
-    const batch = tokens.clean.length;
-    const rawMetric = logitDiff({
-      answers: asCommand('attribute', () => answerIds(model, 'answer', values.answer, batch)),
-      wrong: asCommand('attribute', () => answerIds(model, 'wrong', values.wrong, batch)),
-    });
+    const { answers, wrong, ...tokens } = resolvePromptInputs('attribute', model, args);
+    const rawMetric = logitDiff({ answers, wrong });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');
     const corruptedTokens = tf.tensor2d(tokens.corrupted, undefined, 'int32');
     try {
       using prepared = await preparePatching(model, cleanTokens, corruptedTokens, rawMetric);
       const metric =
-        values.metric === 'normalized-logit-diff'
-          ? normalizedMetric(rawMetric, prepared)
-          : rawMetric;
-      io.stderr.write(`attribution: ${kinds.length} kinds, one backward pass\n`);
+        args.metric === 'normalized-logit-diff' ? normalizedMetric(rawMetric, prepared) : rawMetric;
+      io.stderr.write(`attribution: ${args.kinds.length} kinds, one backward pass\n`);
       const { results, corrupted } = await attributionPatch(
         model,
         cleanTokens,
         corruptedTokens,
         metric,
-        { kinds },
+        { kinds: args.kinds },
       );
-      const attributions = Object.fromEntries(results) as Record<string, PatchResult>;
       const exact: Record<string, PatchResult> = {};
       const correlations: Record<string, number> = {};
-      if (values['with-exact']) {
-        for (const kind of kinds) {
+      if (args.withExact) {
+        const { pearsonCorrelation } = await import('@patchlens/viz');
+        for (const kind of args.kinds) {
           const result = await PATCHING_FUNCTIONS[kind](
             model,
             corruptedTokens,
@@ -149,35 +184,46 @@ export async function attributeCommand(argv: readonly string[], io: CommandIO): 
           correlations[kind] = pearsonCorrelation(results.get(kind)!.values, effects);
         }
       }
-      const base = patchRunJson({
+      const { patches, ...base } = patchRunJson({
         model: model.config,
         backend: backendName,
         tokens,
-        metric: { name: values.metric, clean: prepared.clean, corrupted: prepared.corrupted },
+        metric: { name: args.metric, clean: prepared.clean, corrupted: prepared.corrupted },
         results: exact,
       });
-      const { patches, ...rest } = base;
       const json: AttributeRunJson = {
-        ...rest,
+        ...base,
         attributions: Object.fromEntries(
-          Object.entries(attributions).map(([name, result]) => [name, result.toJSON()]),
+          [...results].map(([kind, result]) => [kind, result.toJSON()]),
         ),
-        ...(values['with-exact'] ? { patches, correlations } : {}),
+        ...(args.withExact ? { patches, correlations } : {}),
       };
       const content = `${JSON.stringify(json)}\n`;
-      if (values.out === undefined) io.stdout.write(content);
+      if (args.out === undefined) io.stdout.write(content);
       else {
-        await writeFile(values.out, content);
-        io.stderr.write(`results: ${values.out}\n`);
-      }
-      if (values.svg !== undefined) {
-        const named = Object.fromEntries(
-          Object.entries(attributions).map(([name, result]) => [`attribution_${name}`, result]),
+        await writeAtomically(`patchlens attribute: --out ${quote(args.out)}`, args.out, (path) =>
+          writeFile(path, content),
         );
+        io.stderr.write(`results: ${args.out}\n`);
+      }
+      if (args.svg !== undefined) {
         const tokenTexts = model.toStrTokens(tokens.clean[0]!);
-        await writeHeatmaps(values.svg, named, tokenTexts, `${values.metric} change (estimate)`);
-        await writeHeatmaps(values.svg, exact, tokenTexts, values.metric);
-        io.stderr.write(`heatmaps: ${values.svg}\n`);
+        const figures: [string, PatchResult, string][] = [
+          ...[...results].map(
+            ([kind, result]) =>
+              [
+                `attribution_${kind}`,
+                result,
+                `estimated (patched - corrupted) ${args.metric}, white = no change`,
+              ] as [string, PatchResult, string],
+          ),
+          ...Object.entries(exact).map(
+            ([kind, result]) =>
+              [kind, result, `exact ${args.metric}`] as [string, PatchResult, string],
+          ),
+        ];
+        await writeHeatmaps(args.svg, figures, tokenTexts, corrupted);
+        io.stderr.write(`heatmaps: ${args.svg}\n`);
       }
     } finally {
       cleanTokens.dispose();
@@ -185,5 +231,27 @@ export async function attributeCommand(argv: readonly string[], io: CommandIO): 
     }
   } finally {
     model.dispose();
+  }
+}
+
+async function writeHeatmaps(
+  directory: string,
+  figures: readonly [string, PatchResult, string][],
+  tokens: readonly string[],
+  corrupted: number,
+) {
+  const where = `patchlens attribute: --svg ${quote(directory)}`;
+  const { patchHeatmap } = await import('@patchlens/viz');
+  await createOutputFolder(where, directory);
+  for (const [name, result, subtitle] of figures) {
+    const figure = patchHeatmap(result, {
+      tokens: [...tokens],
+      title: name,
+      subtitle,
+      valueLabel: name.startsWith('attribution_') ? 'estimated change' : 'metric',
+      midpoint: name.startsWith('attribution_') ? 0 : corrupted,
+    });
+    const svg = await figure.toSVG();
+    await writeAtomically(where, join(directory, `${name}.svg`), (path) => writeFile(path, svg));
   }
 }

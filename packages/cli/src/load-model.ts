@@ -6,7 +6,9 @@ import {
 import { initNodeBackend } from '@patchlens/backends/node';
 import { GPT2 } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
+import { PatchLensError } from '@patchlens/tensor-hooks';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
+import { UsageError } from './usage-error.js';
 
 /** The started backend and the loaded model. */
 export interface LoadedModel {
@@ -23,7 +25,17 @@ export async function loadModel(
   source: string,
   options: { backend: BackendPreference; processWeights: boolean },
 ): Promise<LoadedModel> {
-  const backend = await initNodeBackend(options.backend);
+  let backend: string;
+  try {
+    backend = await initNodeBackend(options.backend);
+  } catch (error) {
+    if (!PatchLensError.isInstance(error)) throw error;
+    // the backend's reason says how to get it (npm i webgpu, npm i @tensorflow/tfjs-node)
+    const reason = (error as Error).message.replace(/^initNodeBackend: /, '');
+    throw new UsageError(`--backend ${options.backend} could not start: ${reason}`, {
+      cause: error,
+    });
+  }
   const adapter = activeWebGPUAdapter();
   io.stderr.write(
     `backend: ${backend}${adapter ? ` (adapter: ${formatWebGPUAdapter(adapter)})` : ''}\n`,

@@ -19,6 +19,15 @@ export {
 export type { AttributionPatchOptions, AttributionPatchResult } from './attribution-patch.js';
 export { attributionPatch, resolveAttributionKinds } from './attribution-patch.js';
 export type {
+  DirectPathAllSourcesOptions,
+  DirectPathComponent,
+  DirectPathOptions,
+} from './direct-path-patching.js';
+export {
+  getActPatchDirectPath,
+  getActPatchDirectPathAllSources,
+} from './direct-path-patching.js';
+export type {
   ActivationPatchOptions,
   GenericActivationPatchOptions,
   PatchResultWithIndexTable,
@@ -67,6 +76,13 @@ export {
   PATCHING_FUNCTIONS,
   resolvePatchingNames,
 } from './patching-registry.js';
+export type {
+  HeadRef,
+  PathPatchOptions,
+  PathPatchResult,
+  ReceiverHead,
+} from './path-patching.js';
+export { pathPatch } from './path-patching.js';
 export type { PreparedPatching } from './prepare-patching.js';
 export { evaluateMetric, PATCHED_ACTIVATIONS, preparePatching } from './prepare-patching.js';
 export type { SweepOptions } from './run-patch-jobs.js';

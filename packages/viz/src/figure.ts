@@ -9,7 +9,8 @@ export type FigureKind =
   | 'attentionPatterns'
   | 'coloredTokens'
   | 'attributionScatter'
-  | 'logitLensChart';
+  | 'logitLensChart'
+  | 'headAttributionHeatmap';
 
 /** Options of {@link Figure.mount}. */
 export interface MountOptions {

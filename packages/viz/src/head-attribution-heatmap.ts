@@ -1,4 +1,4 @@
-import type { Figure } from './figure.js';
+import { createFigure, type Figure } from './figure.js';
 import { patchHeatmap } from './patch-heatmap.js';
 import type { PatchResultLike } from './patch-result.js';
 import { VizInputError } from './viz-input-error.js';
@@ -40,8 +40,15 @@ export function headAttributionHeatmap(
       `headAttributionHeatmap: attribution.axes must be ['layer', 'head'], got ${JSON.stringify(attribution.axes)}.`,
     );
   }
-  return patchHeatmap(attribution, {
+  const heatmap = patchHeatmap(attribution, {
     title: options.title ?? 'Direct logit attribution per head',
     valueLabel: options.valueLabel ?? 'logit difference',
+  });
+  // its own kind: a page can tell it from the patching heatmaps (another quantity, another scale)
+  return createFigure({
+    kind: 'headAttributionHeatmap',
+    title: heatmap.title,
+    caption: heatmap.caption,
+    spec: heatmap.toSpec(),
   });
 }

@@ -2,7 +2,7 @@ export type { AttentionPatternInput, AttentionPatternsOptions } from './attentio
 export { attentionPatterns } from './attention-patterns.js';
 export type { AttributionScatterOptions, ScatterSeries } from './attribution-scatter.js';
 export { attributionScatter } from './attribution-scatter.js';
-export { NO_VALUE_COLOR } from './color-scale.js';
+export { NO_VALUE_COLOR, NORMALIZED_SCALE } from './color-scale.js';
 export type { ColoredTokensOptions } from './colored-tokens.js';
 export { coloredTokens } from './colored-tokens.js';
 export type { Figure, FigureKind, MountOptions } from './figure.js';
@@ -16,6 +16,8 @@ export type { PatchHeatmapOptions } from './patch-heatmap.js';
 export { patchHeatmap } from './patch-heatmap.js';
 export type { PatchResultInput, PatchResultLike } from './patch-result.js';
 export { ATTENTION_HEAD_EVERY_LABELS, BLOCK_EVERY_LABELS } from './patch-result.js';
+export type { PathHeatmapOptions, PathHeatmapPanel } from './path-heatmap.js';
+export { pathHeatmap } from './path-heatmap.js';
 export { pearsonCorrelation } from './pearson-correlation.js';
 export { displayToken, tokenLabel } from './token-label.js';
 export { VizInputError } from './viz-input-error.js';

@@ -44,6 +44,7 @@ describe('headAttributionHeatmap', () => {
       axes: ['layer', 'head'],
     });
     expect(figure.title).toMatch(/Direct logit attribution per head/);
+    expect(figure.kind).toBe('headAttributionHeatmap');
     const svg = await figure.toSVG();
     assertWellFormedSvg(svg);
     expect(countMarkItems(svg, 'cells')).toBe(6);
