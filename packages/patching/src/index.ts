@@ -16,6 +16,8 @@ export {
   getActPatchResidMid,
   getActPatchResidPre,
 } from './activation-patch-functions.js';
+export type { AttributionPatchOptions, AttributionPatchResult } from './attribution-patch.js';
+export { attributionPatch, resolveAttributionKinds } from './attribution-patch.js';
 export type { FinishedBatch } from './batch-reporter.js';
 export type {
   DirectPathAllSourcesOptions,
@@ -95,3 +97,5 @@ export {
 } from './stacked-patch-functions.js';
 export type { CompletedPatches, PatchResultShard } from './sweep-selection.js';
 export type { SweepShard } from './sweep-shards.js';
+export type { StackedSweepName, StackedSweepSpec, SweepName, SweepSpec } from './sweeps.js';
+export { STACKED_SWEEPS, SWEEP_NAMES, SWEEPS } from './sweeps.js';
