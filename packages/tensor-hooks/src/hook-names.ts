@@ -25,7 +25,10 @@ export type BlockHookSuffix =
   | 'attn.hook_attn_scores'
   | 'attn.hook_pattern'
   | 'attn.hook_result'
+  | 'attn.hook_rot_q'
+  | 'attn.hook_rot_k'
   | 'mlp.hook_pre'
+  | 'mlp.hook_pre_linear'
   | 'mlp.hook_post';
 
 /**
@@ -50,7 +53,9 @@ export type GlobalHookName =
   | 'hook_embed'
   | 'hook_pos_embed'
   | 'ln_final.hook_scale'
-  | 'ln_final.hook_normalized';
+  | 'ln_final.hook_normalized'
+  | 'unembed.hook_in'
+  | 'unembed.hook_out';
 
 /**
  * Any hook point name of a GPT-2 block model, spelled exactly as TransformerLens spells it.
@@ -63,7 +68,9 @@ export type GlobalHookName =
 export type HookName = GlobalHookName | BlockHookName;
 
 /**
- * The block hook suffixes in the order a forward pass reaches them (`attn.hook_result` included).
+ * The GPT-2 block hook suffixes in the order a forward pass reaches them (`attn.hook_result`
+ * included). Rotary (`attn.hook_rot_q`/`hook_rot_k`) and gated-MLP (`mlp.hook_pre_linear`) hook
+ * points exist only in models that have them (`@patchlens/decoder` lists its own).
  *
  * @example
  * ```ts
