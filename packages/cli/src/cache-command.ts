@@ -84,7 +84,7 @@ export async function cacheCommand(argv: readonly string[], io: CommandIO): Prom
     const ids = values.ids?.map((list) => parseIdList('ids', list));
     const tokens =
       ids === undefined
-        ? model.toTokens(values.text ?? [], { prependBos: !values['no-prepend-bos'] })
+        ? model.toTokens(values.text ?? [], values['no-prepend-bos'] ? { prependBos: false } : {})
         : tf.tensor2d(ids, undefined, 'int32');
     try {
       const { logits, cache } = model.runWithCache(

@@ -1,18 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { BackendPreference } from '@patchlens/backends';
 import { initNodeBackend } from '@patchlens/backends/node';
+import type { DecoderModel } from '@patchlens/decoder';
+import { loadDecoderFromFolder } from '@patchlens/decoder/node';
 import { GPT2 } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
+import { LLAMA_FAMILY } from '@patchlens/models-llama';
+import { NEOX_FAMILY } from '@patchlens/models-neox';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
+
+/** A model the commands run: GPT-2, or a family on the shared decoder (Llama architecture, GPT-NeoX). */
+export type CliModel = GPT2 | DecoderModel;
 
 /** The started backend and the loaded model. */
 export interface LoadedModel {
   readonly backend: string;
-  readonly model: GPT2;
+  readonly model: CliModel;
+}
+
+/** The decoder families a folder's config.json may name (GPT-2 has its own package). */
+const DECODER_FAMILIES = [LLAMA_FAMILY, NEOX_FAMILY];
+
+/** Whether a folder's config.json is a GPT-2 one (absent or unreadable: GPT-2's loader reports it). */
+async function isGPT2Folder(folder: string): Promise<boolean> {
+  let json: { architectures?: unknown; model_type?: unknown };
+  try {
+    json = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8'));
+  } catch {
+    return true;
+  }
+  const architecture = Array.isArray(json.architectures) ? json.architectures[0] : undefined;
+  if (architecture === undefined && json.model_type === undefined) return true;
+  return architecture === 'GPT2LMHeadModel' || json.model_type === 'gpt2';
 }
 
 /**
- * Starts the backend (printing its name on stderr) and loads a GPT-2 checkpoint from a folder or
- * an http(s) URL, with a progress bar.
+ * Starts the backend (printing its name on stderr) and loads a checkpoint from a folder (GPT-2,
+ * Llama architecture or GPT-NeoX: config.json's `architectures`/`model_type` picks) or an http(s)
+ * URL (GPT-2), with a progress bar.
  */
 export async function loadModel(
   io: CommandIO,
@@ -25,8 +51,11 @@ export async function loadModel(
   const onProgress = ({ loadedBytes, totalBytes }: { loadedBytes: number; totalBytes?: number }) =>
     report(loadedBytes, totalBytes ?? loadedBytes);
   const loadOptions = { processWeights: options.processWeights, onProgress };
-  const model = /^https?:\/\//i.test(source)
-    ? await GPT2.fromPretrained(source, loadOptions)
-    : await loadGPT2FromFolder(source, loadOptions);
+  if (/^https?:\/\//i.test(source)) {
+    return { backend, model: await GPT2.fromPretrained(source, loadOptions) };
+  }
+  const model = (await isGPT2Folder(source))
+    ? await loadGPT2FromFolder(source, loadOptions)
+    : await loadDecoderFromFolder(source, DECODER_FAMILIES, loadOptions);
   return { backend, model };
 }

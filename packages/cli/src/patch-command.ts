@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import type { GPT2 } from '@patchlens/models-gpt2';
 import {
   logitDiff,
   normalizedMetric,
@@ -24,7 +23,7 @@ import {
   parseIdList,
   requireModel,
 } from './command-line.js';
-import { loadModel } from './load-model.js';
+import { type CliModel, loadModel } from './load-model.js';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
 import { UsageError } from './usage-error.js';
 
@@ -57,9 +56,9 @@ const OUTPUT_EXTENSIONS = ['.json', '.csv', '.arrow'];
 
 /** Token id lists of the clean and corrupted prompts, checked pairwise for equal length. */
 function promptTokens(
-  model: GPT2,
+  model: CliModel,
   values: { clean?: string[]; corrupted?: string[]; cleanIds?: string[]; corruptedIds?: string[] },
-  prependBos: boolean,
+  prependBos: boolean | undefined,
 ): { clean: number[][]; corrupted: number[][] } {
   const { clean, corrupted, cleanIds, corruptedIds } = values;
   const usesText = clean !== undefined || corrupted !== undefined;
@@ -112,7 +111,7 @@ function promptTokens(
 
 /** `--answer`/`--wrong` values as token ids: decimal integers are ids, anything else must be one token. */
 function answerIds(
-  model: GPT2,
+  model: CliModel,
   flag: string,
   values: string[] | undefined,
   batch: number,
@@ -190,6 +189,15 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
     processWeights: !values['no-process-weights'],
   });
   try {
+    // A parallel block (GPT-NeoX) has no resid_mid: `all` leaves that sweep out, naming it explicitly is an error.
+    if (!model.hookNames.includes('blocks.0.hook_resid_mid') && names.includes('resid_mid')) {
+      if (values.patch !== 'all') {
+        throw new UsageError(
+          'patchlens patch: --patch resid_mid does not apply to this model: its attention and MLP run in parallel on resid_pre, so there is no resid_mid (TransformerLens raises KeyError too); use resid_pre, attn_out or mlp_out.',
+        );
+      }
+      names = names.filter((name) => name !== 'resid_mid');
+    }
     const tokens = promptTokens(
       model,
       {
@@ -198,7 +206,8 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
         cleanIds: values['clean-ids'],
         corruptedIds: values['corrupted-ids'],
       },
-      !values['no-prepend-bos'],
+      // unset: the model's default (TransformerLens's default_prepend_bos: false for Pythia)
+      values['no-prepend-bos'] ? false : undefined,
     );
     const batch = tokens.clean.length;
     const answers = answerIds(model, 'answer', values.answer, batch);
