@@ -2,8 +2,8 @@ import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import { type DecoderConfig, keyValueHeads } from './decoder-config.js';
 
 /**
- * Number of parameters of a decoder with this config (untied unembedding counted separately
- * unless `tiedEmbeddings`).
+ * Number of weight parameters of a decoder with this config (the unembedding counted unless
+ * `tiedEmbeddings`; linear biases left out). Llama-2-7B: 6 738 415 616, as published.
  *
  * @example
  * ```ts
@@ -18,10 +18,11 @@ export function parameterCount(
   const Hkv = keyValueHeads(config);
   const attention = D * H * Dh * 2 + D * Hkv * Dh * 2;
   const mlp = D * M * (config.gatedMlp ? 3 : 2);
-  const perBlock = attention + mlp + 4 * D;
+  const layerNorm = config.normalizationType === 'LN' || config.normalizationType === 'LNPre';
+  const norms = (layerNorm ? 2 : 1) * D * (2 * L + 1); // ln1, ln2 per block + ln_final (biases ignored)
   const embeddings = V * D * (options.tiedEmbeddings ? 1 : 2);
   const positions = config.positionalEmbeddingType === 'standard' ? nCtx * D : 0;
-  return L * perBlock + embeddings + positions;
+  return L * (attention + mlp) + norms + embeddings + positions;
 }
 
 /** Bytes of float32 memory a backend can give weights (wasm: one 4 GiB heap). */
