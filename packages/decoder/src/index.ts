@@ -1,3 +1,5 @@
+export type { DecoderCheckpointSource, LoadDecoderOptions } from './checkpoint-loading.js';
+export { loadDecoder } from './checkpoint-loading.js';
 export { ConfigFields, pickFamily } from './config-fields.js';
 export type {
   DecoderActivationFunction,
