@@ -7,24 +7,11 @@ export interface NormWeights {
   readonly b: tf.Tensor1D | null;
 }
 
-/**
- * One block's weights, as matrices the forward multiplies by directly (`x @ W`). Heads are
- * contiguous column groups: `W_Q[:, h*dHead:(h+1)*dHead]` is TransformerLens's `W_Q[h]`. A bias
- * that the architecture lacks is null (TransformerLens stores zeros).
- */
-export interface DecoderBlockWeights {
+/** What every block has besides its query/key/value projections. */
+interface BlockWeightsBase {
   /** Null once folded (`LNPre`/`RMSPre`). */
   readonly ln1: NormWeights | null;
   readonly ln2: NormWeights | null;
-  /** `[dModel, nHeads*dHead]`. */
-  readonly W_Q: tf.Tensor2D;
-  readonly b_Q: tf.Tensor1D | null;
-  /** `[dModel, nKeyValueHeads*dHead]`. */
-  readonly W_K: tf.Tensor2D;
-  readonly b_K: tf.Tensor1D | null;
-  /** `[dModel, nKeyValueHeads*dHead]`. */
-  readonly W_V: tf.Tensor2D;
-  readonly b_V: tf.Tensor1D | null;
   /** `[nHeads*dHead, dModel]`. */
   readonly W_O: tf.Tensor2D;
   readonly b_O: tf.Tensor1D | null;
@@ -37,6 +24,37 @@ export interface DecoderBlockWeights {
   readonly W_out: tf.Tensor2D;
   readonly b_out: tf.Tensor1D | null;
 }
+
+/** Separate query, key and value projections (what the family weight tables build). */
+export interface SeparateQKVWeights {
+  /** `[dModel, nHeads*dHead]`. */
+  readonly W_Q: tf.Tensor2D;
+  readonly b_Q: tf.Tensor1D | null;
+  /** `[dModel, nKeyValueHeads*dHead]`. */
+  readonly W_K: tf.Tensor2D;
+  readonly b_K: tf.Tensor1D | null;
+  /** `[dModel, nKeyValueHeads*dHead]`. */
+  readonly W_V: tf.Tensor2D;
+  readonly b_V: tf.Tensor1D | null;
+  readonly W_QKV?: undefined;
+}
+
+/**
+ * One fused projection `[dModel, (nHeads + 2·nKeyValueHeads)·dHead]` whose columns are q, k, v
+ * (GPT-2's `c_attn`): one matmul instead of three.
+ */
+export interface FusedQKVWeights {
+  readonly W_QKV: tf.Tensor2D;
+  readonly b_QKV: tf.Tensor1D | null;
+  readonly W_Q?: undefined;
+}
+
+/**
+ * One block's weights, as matrices the forward multiplies by directly (`x @ W`). Heads are
+ * contiguous column groups: `W_Q[:, h*dHead:(h+1)*dHead]` is TransformerLens's `W_Q[h]`. A bias
+ * that the architecture lacks is null (TransformerLens stores zeros).
+ */
+export type DecoderBlockWeights = BlockWeightsBase & (SeparateQKVWeights | FusedQKVWeights);
 
 /**
  * A decoder's weights.
@@ -80,6 +98,7 @@ export function decoderWeightTensors(weights: DecoderWeights): tf.Tensor[] {
   for (const block of weights.blocks) {
     addNorm(block.ln1);
     addNorm(block.ln2);
+    const parts = block as unknown as Record<string, tf.Tensor | null | undefined>;
     for (const key of [
       'W_Q',
       'b_Q',
@@ -87,6 +106,8 @@ export function decoderWeightTensors(weights: DecoderWeights): tf.Tensor[] {
       'b_K',
       'W_V',
       'b_V',
+      'W_QKV',
+      'b_QKV',
       'W_O',
       'b_O',
       'W_in',
@@ -95,7 +116,7 @@ export function decoderWeightTensors(weights: DecoderWeights): tf.Tensor[] {
       'W_out',
       'b_out',
     ] as const) {
-      add(block[key]);
+      add(parts[key]);
     }
   }
   addNorm(weights.ln_final);

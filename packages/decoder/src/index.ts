@@ -10,12 +10,20 @@ export type {
 export { createDecoderConfig, keyValueHeads } from './decoder-config.js';
 export type { DecoderFamily, FamilyConfig } from './decoder-family.js';
 export type { DecoderForwardOptions } from './decoder-forward.js';
-export { decoderForward } from './decoder-forward.js';
+export { decoderForward, runDecoder } from './decoder-forward.js';
 export { blockHookSuffixes, decoderHookNames } from './decoder-hook-names.js';
 export type { DecoderLoadOptions, PlainTensor } from './decoder-model.js';
 export { DecoderModel } from './decoder-model.js';
-export type { DecoderBlockWeights, DecoderWeights, NormWeights } from './decoder-weights.js';
+export type {
+  DecoderBlockWeights,
+  DecoderWeights,
+  FusedQKVWeights,
+  NormWeights,
+  SeparateQKVWeights,
+} from './decoder-weights.js';
 export { decoderWeightTensors, disposeDecoderWeights } from './decoder-weights.js';
+export type { ForwardPlan } from './forward-plan.js';
+export { planForward as planDecoderForward } from './forward-plan.js';
 export type {
   HuggingFaceTokenizerOptions,
   TokenIds,

@@ -6,6 +6,7 @@ import {
   type DecoderWeights,
   decoderWeightTensors,
   type NormWeights,
+  type SeparateQKVWeights,
 } from './decoder-weights.js';
 
 /**
@@ -26,6 +27,9 @@ export interface DecoderProcessOptions {
   /** Fold b_V into b_O (`b_O += b_V @ W_O` per head, `b_V = 0`). */
   readonly foldValueBiases?: boolean;
 }
+
+/** A block with separate q/k/v projections. */
+type SeparateBlock = DecoderBlockWeights & SeparateQKVWeights;
 
 const meanOver = (x: tf.Tensor, axis: number) => tf.sub(x, tf.mean(x, axis, true));
 
@@ -70,11 +74,16 @@ export function processDecoderWeights(
       `processDecoderWeights: foldLn was asked for, but the norms are already folded (normalizationType ${config.normalizationType}); pass foldLn: false.`,
     );
   }
+  if (weights.blocks.some((block) => block.W_QKV)) {
+    throw new InvalidArgumentError(
+      'processDecoderWeights: the blocks have a fused W_QKV (GPT-2 layout); process GPT-2 weights with processWeights from @patchlens/models-gpt2.',
+    );
+  }
+  const separate = weights.blocks as readonly SeparateBlock[];
   let processed: { config: DecoderConfig; weights: DecoderWeights } | undefined;
   tf.tidy(() => {
-    let blocks = weights.blocks.map(
-      (block) =>
-        ({ ...block }) as { -readonly [K in keyof DecoderBlockWeights]: DecoderBlockWeights[K] },
+    let blocks = separate.map(
+      (block) => ({ ...block }) as { -readonly [K in keyof SeparateBlock]: SeparateBlock[K] },
     );
     let W_E = weights.W_E;
     let W_pos = weights.W_pos;

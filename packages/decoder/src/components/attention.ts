@@ -38,7 +38,7 @@ function project(
 
 /**
  * TransformerLens's attention (`components/abstract_attention.py`) for the decoder: q/k/v
- * projections with optional biases (`hook_q` `[B, P, H, Dh]`, `hook_k`/`hook_v` with the key/value
+ * projections (separate, or one fused `W_QKV` matmul) with optional biases (`hook_q` `[B, P, H, Dh]`, `hook_k`/`hook_v` with the key/value
  * head count), RoPE (`hook_rot_q`, `hook_rot_k`), scores `q·k/sqrt(dHead)` with -inf above the
  * diagonal (`hook_attn_scores` `[B, H, P, Pk]`), softmax (`hook_pattern`), `hook_z`
  * `[B, P, H, Dh]`, optional per-head `hook_result`, `hook_attn_out`. Grouped-query attention:
@@ -59,9 +59,23 @@ export function attention(
   const Dh = config.dHead;
   const group = H / Hkv;
   const flat = tf.reshape<tf.Rank.R2>(x, [B * P, D]); // [B*P, D]
-  let q = hooks.run(names.q, project(flat, block.W_Q, block.b_Q, [B, P, H, Dh])); // [B, P, H, Dh]
-  let k = hooks.run(names.k, project(flat, block.W_K, block.b_K, [B, P, Hkv, Dh])); // [B, P, Hkv, Dh]
-  const v = hooks.run(names.v, project(flat, block.W_V, block.b_V, [B, P, Hkv, Dh])); // [B, P, Hkv, Dh]
+  let rawQ: tf.Tensor4D;
+  let rawK: tf.Tensor4D;
+  let rawV: tf.Tensor4D;
+  if (block.W_QKV) {
+    const fused = addBias(tf.matMul(flat, block.W_QKV), block.b_QKV); // [B*P, (H + 2Hkv)*Dh]
+    const [q, k, v] = tf.split(fused, [H * Dh, Hkv * Dh, Hkv * Dh], 1);
+    rawQ = tf.reshape(q!, [B, P, H, Dh]); // [B, P, H, Dh]
+    rawK = tf.reshape(k!, [B, P, Hkv, Dh]); // [B, P, Hkv, Dh]
+    rawV = tf.reshape(v!, [B, P, Hkv, Dh]); // [B, P, Hkv, Dh]
+  } else {
+    rawQ = project(flat, block.W_Q, block.b_Q, [B, P, H, Dh]);
+    rawK = project(flat, block.W_K, block.b_K, [B, P, Hkv, Dh]);
+    rawV = project(flat, block.W_V, block.b_V, [B, P, Hkv, Dh]);
+  }
+  let q = hooks.run(names.q, rawQ); // [B, P, H, Dh]
+  let k = hooks.run(names.k, rawK); // [B, P, Hkv, Dh]
+  const v = hooks.run(names.v, rawV); // [B, P, Hkv, Dh]
   const past = context.pastKeyValues?.[layer];
   let pastKey = past?.key as tf.Tensor4D | undefined; // [B, p, Hkv, Dh]
   if (context.rotary) {
