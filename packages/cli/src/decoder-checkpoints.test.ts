@@ -2,6 +2,8 @@
 // folders (the TransformerLens fixtures' checkpoints): the numbers are TransformerLens's.
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,4 +156,45 @@ it('a config.json of an unsupported family exits 2 naming architectures', async 
   ]);
   expect(code).toBe(2);
   expect(stderr).toMatch(/architectures/);
+});
+
+it('patchlens cache --model http(s)://… of a Llama-architecture folder gives TransformerLens numbers', async () => {
+  const checkpoint = join(FIXTURES.llama, 'checkpoint');
+  const server = createServer((request, response) => {
+    const name = (request.url ?? '').split('/').pop()!;
+    try {
+      const body = readFileSync(join(checkpoint, name));
+      response.writeHead(200, { 'content-length': body.length });
+      response.end(body);
+    } catch {
+      response.writeHead(404);
+      response.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const fixture = JSON.parse(readFileSync(join(FIXTURES.llama, 'raw_b2.json'), 'utf8'));
+    const out = join(output, 'llama-url.safetensors');
+    const { code, stderr } = await run([
+      'cache',
+      '--model',
+      `http://127.0.0.1:${port}/llama`,
+      '--backend',
+      'cpu',
+      '--no-process-weights',
+      ...fixture.inputs.clean_tokens.flatMap((row: number[]) => ['--ids', row.join(',')]),
+      '--names',
+      'blocks.1.attn.hook_rot_k,unembed.hook_out',
+      '--out',
+      out,
+    ]);
+    expect(code, stderr).toBe(0);
+    const file = await readSafetensorsFile(out);
+    for (const name of ['blocks.1.attn.hook_rot_k', 'unembed.hook_out']) {
+      expectMatches(file.tensors.get(name)!.data, fixture.clean_cache[name], name);
+    }
+  } finally {
+    server.close();
+  }
 });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackendPreference } from '@patchlens/backends';
 import { initNodeBackend } from '@patchlens/backends/node';
-import type { DecoderModel } from '@patchlens/decoder';
+import { type DecoderModel, loadDecoder } from '@patchlens/decoder';
 import { loadDecoderFromFolder } from '@patchlens/decoder/node';
 import { GPT2 } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
@@ -22,11 +22,24 @@ export interface LoadedModel {
 /** The decoder families a folder's config.json may name (GPT-2 has its own package). */
 const DECODER_FAMILIES = [LLAMA_FAMILY, NEOX_FAMILY];
 
-/** Whether a folder's config.json is a GPT-2 one (absent or unreadable: GPT-2's loader reports it). */
-async function isGPT2Folder(folder: string): Promise<boolean> {
+/** config.json text (from a folder or a URL's folder), or undefined when it cannot be read. */
+async function readConfigText(source: string): Promise<string | undefined> {
+  try {
+    if (!/^https?:\/\//i.test(source)) return await readFile(join(source, 'config.json'), 'utf8');
+    const response = await fetch(
+      new URL('config.json', source.endsWith('/') ? source : `${source}/`),
+    );
+    return response.ok ? await response.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether config.json names GPT-2 (absent or unreadable: GPT-2's loader reports the problem). */
+function isGPT2Config(text: string | undefined): boolean {
   let json: { architectures?: unknown; model_type?: unknown };
   try {
-    json = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8'));
+    json = JSON.parse(text ?? '');
   } catch {
     return true;
   }
@@ -36,9 +49,9 @@ async function isGPT2Folder(folder: string): Promise<boolean> {
 }
 
 /**
- * Starts the backend (printing its name on stderr) and loads a checkpoint from a folder (GPT-2,
- * Llama architecture or GPT-NeoX: config.json's `architectures`/`model_type` picks) or an http(s)
- * URL (GPT-2), with a progress bar.
+ * Starts the backend (printing its name on stderr) and loads a checkpoint from a folder or an
+ * http(s) URL of one — GPT-2, Llama architecture or GPT-NeoX: config.json's
+ * `architectures`/`model_type` picks — with a progress bar.
  */
 export async function loadModel(
   io: CommandIO,
@@ -51,11 +64,16 @@ export async function loadModel(
   const onProgress = ({ loadedBytes, totalBytes }: { loadedBytes: number; totalBytes?: number }) =>
     report(loadedBytes, totalBytes ?? loadedBytes);
   const loadOptions = { processWeights: options.processWeights, onProgress };
-  if (/^https?:\/\//i.test(source)) {
-    return { backend, model: await GPT2.fromPretrained(source, loadOptions) };
+  const isUrl = /^https?:\/\//i.test(source);
+  let model: CliModel;
+  if (isGPT2Config(await readConfigText(source))) {
+    model = isUrl
+      ? await GPT2.fromPretrained(source, loadOptions)
+      : await loadGPT2FromFolder(source, loadOptions);
+  } else {
+    model = isUrl
+      ? await loadDecoder(source, DECODER_FAMILIES, loadOptions)
+      : await loadDecoderFromFolder(source, DECODER_FAMILIES, loadOptions);
   }
-  const model = (await isGPT2Folder(source))
-    ? await loadGPT2FromFolder(source, loadOptions)
-    : await loadDecoderFromFolder(source, DECODER_FAMILIES, loadOptions);
   return { backend, model };
 }
