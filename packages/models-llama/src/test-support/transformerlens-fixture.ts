@@ -129,6 +129,26 @@ export function defineFixtureSuite(suite: FixtureSuite): void {
           cache = run.cache;
         });
         afterAll(() => cache?.dispose());
+        if (engine === 'fast') {
+          it('takes the position shortcut (passes that start at a later position, rotary keys reused)', async () => {
+            const metric = logitDiff({
+              answers: fixture.inputs.answer_token_A,
+              wrong: fixture.inputs.answer_token_B,
+            });
+            const starts: number[] = [];
+            const original = model.runWithHooks.bind(model);
+            model.runWithHooks = (input, hooks, options = {}) => {
+              starts.push(options.startAtPosition ?? 0);
+              return original(input, hooks, options);
+            };
+            try {
+              await PATCHING_FUNCTIONS.resid_pre(model, corrupted, cache, metric, { engine });
+            } finally {
+              model.runWithHooks = original;
+            }
+            expect(Math.max(...starts)).toBeGreaterThan(0);
+          });
+        }
         for (const name of names) {
           it(`${name} equals TransformerLens, leaking no tensors`, async () => {
             const metric = logitDiff({
