@@ -1,6 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackendPreference } from '@patchlens/backends';
+import {
+  activeWebGPUAdapter,
+  type BackendPreference,
+  formatWebGPUAdapter,
+} from '@patchlens/backends';
 import { initNodeBackend } from '@patchlens/backends/node';
 import { type DecoderModel, loadDecoder } from '@patchlens/decoder';
 import { loadDecoderFromFolder } from '@patchlens/decoder/node';
@@ -8,7 +12,9 @@ import { GPT2 } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
 import { LLAMA_FAMILY } from '@patchlens/models-llama';
 import { NEOX_FAMILY } from '@patchlens/models-neox';
+import { PatchLensError } from '@patchlens/tensor-hooks';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
+import { UsageError } from './usage-error.js';
 
 /** A model the commands run: GPT-2, or a family on the shared decoder (Llama architecture, GPT-NeoX). */
 export type CliModel = GPT2 | DecoderModel;
@@ -49,17 +55,30 @@ function isGPT2Config(text: string | undefined): boolean {
 }
 
 /**
- * Starts the backend (printing its name on stderr) and loads a checkpoint from a folder or an
- * http(s) URL of one — GPT-2, Llama architecture or GPT-NeoX: config.json's
- * `architectures`/`model_type` picks — with a progress bar.
+ * Starts the backend (printing its name, and for webgpu its adapter, on stderr) and loads a
+ * checkpoint from a folder or an http(s) URL of one — GPT-2, Llama architecture or GPT-NeoX:
+ * config.json's `architectures`/`model_type` picks — with a progress bar.
  */
 export async function loadModel(
   io: CommandIO,
   source: string,
   options: { backend: BackendPreference; processWeights: boolean },
 ): Promise<LoadedModel> {
-  const backend = await initNodeBackend(options.backend);
-  io.stderr.write(`backend: ${backend}\n`);
+  let backend: string;
+  try {
+    backend = await initNodeBackend(options.backend);
+  } catch (error) {
+    if (!PatchLensError.isInstance(error)) throw error;
+    // the backend's reason says how to get it (npm i webgpu, npm i @tensorflow/tfjs-node)
+    const reason = (error as Error).message.replace(/^initNodeBackend: /, '');
+    throw new UsageError(`--backend ${options.backend} could not start: ${reason}`, {
+      cause: error,
+    });
+  }
+  const adapter = activeWebGPUAdapter();
+  io.stderr.write(
+    `backend: ${backend}${adapter ? ` (adapter: ${formatWebGPUAdapter(adapter)})` : ''}\n`,
+  );
   const report = progressReporter(io, 'loading weights');
   const onProgress = ({ loadedBytes, totalBytes }: { loadedBytes: number; totalBytes?: number }) =>
     report(loadedBytes, totalBytes ?? loadedBytes);
