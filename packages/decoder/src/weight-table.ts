@@ -73,8 +73,6 @@ export interface WeightTableOptions {
   readonly tiedEmbeddings: boolean;
   /** The attention projections have biases (Qwen2, `attention_bias`). */
   readonly attentionBias: boolean;
-  /** The MLP projections have biases (`mlp_bias`). */
-  readonly mlpBias: boolean;
 }
 
 /** One stored tensor a checkpoint must hold, with its expected shape. */

@@ -92,7 +92,6 @@ export function readLlamaConfig(json: unknown): FamilyConfig {
     config,
     tiedEmbeddings: fields.boolean('tie_word_embeddings', false),
     attentionBias: qwen,
-    mlpBias: false,
     bosTokenId: fields.bosTokenId(),
   };
 }

@@ -72,7 +72,6 @@ export function readNeoXConfig(json: unknown): FamilyConfig {
     config,
     tiedEmbeddings: fields.boolean('tie_word_embeddings', false),
     attentionBias: fields.boolean('attention_bias', true),
-    mlpBias: true,
     bosTokenId: fields.bosTokenId(),
   };
 }
