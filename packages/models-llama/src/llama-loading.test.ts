@@ -84,4 +84,53 @@ describe('DecoderModel.fromHuggingFace with the Llama family', () => {
     expect(tf.memory().numTensors).toBe(before);
     await useBackend('cpu');
   });
+
+  it('Qwen2: q/k/v biases are read (zero biases = the Llama numbers; processing keeps log-probs)', () => {
+    const qwenConfig = { ...configJson, architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2' };
+    const withBiases = (scale: number) => {
+      const map = new Map(tensors);
+      for (let layer = 0; layer < 2; layer++) {
+        for (const [part, size] of [
+          ['q', 32],
+          ['k', 16],
+          ['v', 16],
+        ] as const) {
+          const data = new Float32Array(size).map((_, i) => scale * Math.sin(7 * i + layer + size));
+          map.set(`model.layers.${layer}.self_attn.${part}_proj.bias`, { shape: [size], data });
+        }
+      }
+      return map;
+    };
+    const tokens = tf.tensor2d([[3, 150, 77, 12, 260, 77]], undefined, 'int32');
+    const logProbs = (model: DecoderModel) => {
+      const values = tf.tidy(() => tf.logSoftmax(model.forward(tokens)).dataSync());
+      model.dispose();
+      return values;
+    };
+    const largest = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+      Array.from(a).reduce(
+        (worst, value, index) => Math.max(worst, Math.abs(value - b[index]!)),
+        0,
+      );
+    const llama = logProbs(
+      DecoderModel.fromHuggingFace(LLAMA_FAMILY, configJson, tensors, { processWeights: false }),
+    );
+    const zero = logProbs(
+      DecoderModel.fromHuggingFace(LLAMA_FAMILY, qwenConfig, withBiases(0), {
+        processWeights: false,
+      }),
+    );
+    expect(largest(zero, llama)).toBeLessThan(1e-5);
+    const raw = logProbs(
+      DecoderModel.fromHuggingFace(LLAMA_FAMILY, qwenConfig, withBiases(0.5), {
+        processWeights: false,
+      }),
+    );
+    const processed = logProbs(
+      DecoderModel.fromHuggingFace(LLAMA_FAMILY, qwenConfig, withBiases(0.5)),
+    );
+    expect(largest(raw, llama)).toBeGreaterThan(1e-2);
+    expect(largest(processed, raw)).toBeLessThan(1e-4);
+    tokens.dispose();
+  });
 });
