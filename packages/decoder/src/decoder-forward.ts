@@ -27,6 +27,13 @@ export interface DecoderForwardOptions extends ForwardOptions {
   readonly hooks?: HookRegistry;
   /** Compute `attn.hook_result` (per-head outputs) and sum them into `hook_attn_out` (default false). */
   readonly useAttnResult?: boolean;
+  /**
+   * Give each head its own copy of the residual stream as query, key and value input
+   * (`hook_q_input` `[B, P, nHeads, dModel]`, `hook_k_input` / `hook_v_input` with the key/value
+   * head count), each through its own norm, as TransformerLens's `use_split_qkv_input` (default
+   * false: memory). The same numbers as without it.
+   */
+  readonly useSplitQkvInput?: boolean;
 }
 
 /**
@@ -84,6 +91,7 @@ export function runDecoder(
       hooks,
       mask: causalMask(plan.positions, plan.startPosition),
       useAttnResult: options.useAttnResult ?? false,
+      useSplitQkvInput: options.useSplitQkvInput ?? false,
       rotary: rotary
         ? rotaryTables(plan.startPosition, plan.positions, config.rotaryDim, config.rotaryBase)
         : undefined,

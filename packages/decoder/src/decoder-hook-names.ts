@@ -4,7 +4,8 @@ import type { DecoderConfig } from './decoder-config.js';
 /**
  * The block hook points of a decoder with this config, in the order a forward pass reaches them
  * (TransformerLens 3.x): rotary models add `attn.hook_rot_q`/`hook_rot_k`, gated MLPs
- * `mlp.hook_pre_linear`, parallel blocks have no `hook_resid_mid`.
+ * `mlp.hook_pre_linear`, parallel blocks have no `hook_resid_mid`; `useSplitQkvInput` adds
+ * `hook_q_input`/`hook_k_input`/`hook_v_input`, `useAttnResult` `attn.hook_result`.
  *
  * @example
  * ```ts
@@ -13,11 +14,15 @@ import type { DecoderConfig } from './decoder-config.js';
  */
 export function blockHookSuffixes(
   config: Pick<DecoderConfig, 'positionalEmbeddingType' | 'gatedMlp' | 'parallelAttnMlp'>,
-  options: { useAttnResult?: boolean } = {},
+  options: { useAttnResult?: boolean; useSplitQkvInput?: boolean } = {},
 ): BlockHookSuffix[] {
   const rotary = config.positionalEmbeddingType === 'rotary';
+  const split = options.useSplitQkvInput === true;
   const suffixes: (BlockHookSuffix | false)[] = [
     'hook_resid_pre',
+    split && 'hook_q_input',
+    split && 'hook_k_input',
+    split && 'hook_v_input',
     'ln1.hook_scale',
     'ln1.hook_normalized',
     'attn.hook_q',
@@ -57,7 +62,7 @@ export function decoderHookNames(
     DecoderConfig,
     'nLayers' | 'positionalEmbeddingType' | 'gatedMlp' | 'parallelAttnMlp'
   >,
-  options: { useAttnResult?: boolean } = {},
+  options: { useAttnResult?: boolean; useSplitQkvInput?: boolean } = {},
 ): HookName[] {
   const names: HookName[] = ['hook_embed'];
   if (config.positionalEmbeddingType === 'standard') names.push('hook_pos_embed');
@@ -77,6 +82,9 @@ export function decoderHookNames(
 /** One block's hook names, built once per layer. */
 export interface BlockHookNames {
   readonly residPre: HookName;
+  readonly qInput: HookName;
+  readonly kInput: HookName;
+  readonly vInput: HookName;
   readonly ln1Scale: HookName;
   readonly ln1Normalized: HookName;
   readonly q: HookName;
@@ -108,6 +116,9 @@ export function blockHookNames(layer: number): BlockHookNames {
     const p = `blocks.${layer}.` as const;
     names = {
       residPre: `${p}hook_resid_pre`,
+      qInput: `${p}hook_q_input`,
+      kInput: `${p}hook_k_input`,
+      vInput: `${p}hook_v_input`,
       ln1Scale: `${p}ln1.hook_scale`,
       ln1Normalized: `${p}ln1.hook_normalized`,
       q: `${p}attn.hook_q`,

@@ -53,6 +53,8 @@ export interface DecoderLoadOptions {
   readonly processWeights?: boolean | DecoderProcessOptions;
   /** Expose `attn.hook_result` (default false). */
   readonly useAttnResult?: boolean;
+  /** Expose per-head `hook_q_input` / `hook_k_input` / `hook_v_input` (TransformerLens `use_split_qkv_input`; default false). */
+  readonly useSplitQkvInput?: boolean;
   /** The checkpoint's tokenizer (for texts); without it only token ids are accepted. */
   readonly tokenizer?: HuggingFaceTokenizer;
 }
@@ -83,6 +85,8 @@ export class DecoderModel implements HookedModel<ActivationCache> {
     startAtPosition: true,
   });
   readonly useAttnResult: boolean;
+  /** Whether each head has its own query/key/value input hook. */
+  readonly useSplitQkvInput: boolean;
   /** The tokenizer, when one was given. */
   readonly tokenizer: HuggingFaceTokenizer | undefined;
   private disposed = false;
@@ -98,7 +102,11 @@ export class DecoderModel implements HookedModel<ActivationCache> {
   constructor(
     config: DecoderConfig,
     weights: DecoderWeights,
-    options: { useAttnResult?: boolean; tokenizer?: HuggingFaceTokenizer } = {},
+    options: {
+      useAttnResult?: boolean;
+      useSplitQkvInput?: boolean;
+      tokenizer?: HuggingFaceTokenizer;
+    } = {},
   ) {
     if (weights.blocks.length !== config.nLayers) {
       throw new InvalidArgumentError(
@@ -108,8 +116,14 @@ export class DecoderModel implements HookedModel<ActivationCache> {
     this.config = config;
     this.weights = weights;
     this.useAttnResult = options.useAttnResult ?? false;
+    this.useSplitQkvInput = options.useSplitQkvInput ?? false;
     this.tokenizer = options.tokenizer;
-    this.hookNames = Object.freeze(decoderHookNames(config, { useAttnResult: this.useAttnResult }));
+    this.hookNames = Object.freeze(
+      decoderHookNames(config, {
+        useAttnResult: this.useAttnResult,
+        useSplitQkvInput: this.useSplitQkvInput,
+      }),
+    );
     this.hooks = new HookRegistry(this.hookNames);
   }
 
@@ -165,6 +179,7 @@ export class DecoderModel implements HookedModel<ActivationCache> {
     );
     const modelOptions = {
       useAttnResult: options.useAttnResult ?? false,
+      useSplitQkvInput: options.useSplitQkvInput ?? false,
       tokenizer: options.tokenizer,
     };
     const process = options.processWeights ?? true;
@@ -214,7 +229,12 @@ export class DecoderModel implements HookedModel<ActivationCache> {
       this.config,
       this.weights,
       input as tf.Tensor,
-      { ...options, hooks: this.hooks, useAttnResult: this.useAttnResult },
+      {
+        ...options,
+        hooks: this.hooks,
+        useAttnResult: this.useAttnResult,
+        useSplitQkvInput: this.useSplitQkvInput,
+      },
       plan,
     );
   }

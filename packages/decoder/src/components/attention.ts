@@ -13,6 +13,8 @@ export interface AttentionContext {
   /** `[P, p + P]` additive causal mask (0 or -Infinity). */
   readonly mask: tf.Tensor2D;
   readonly useAttnResult: boolean;
+  /** Per-head query/key/value inputs (`hook_q_input`, …; TransformerLens `use_split_qkv_input`). */
+  readonly useSplitQkvInput: boolean;
   /** RoPE tables of the computed positions (rotary models). */
   readonly rotary: { cos: tf.Tensor3D; sin: tf.Tensor3D } | undefined;
   /** RoPE tables of positions `0..p-1`, for `pastKeyValues` keys (which are stored unrotated). */
@@ -37,6 +39,77 @@ function project(
 }
 
 /**
+ * The attention input after ln1: one `[B, P, D]` for every head, or (`useSplitQkvInput`) a query
+ * input `[B, P, H, D]` and key and value inputs `[B, P, Hkv, D]`, one per head.
+ */
+export type AttentionInput = tf.Tensor3D | readonly [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+
+/** The q, k, v projection matrices and biases (split from a fused W_QKV by columns when fused). */
+function projections(block: DecoderBlockWeights, config: DecoderConfig) {
+  const widths = [
+    config.nHeads * config.dHead,
+    keyValueHeads(config) * config.dHead,
+    keyValueHeads(config) * config.dHead,
+  ];
+  if (!block.W_QKV) {
+    return [
+      [block.W_Q, block.b_Q],
+      [block.W_K, block.b_K],
+      [block.W_V, block.b_V],
+    ] as const;
+  }
+  const W = tf.split(block.W_QKV, widths, 1) as tf.Tensor2D[]; // [D, H*Dh], [D, Hkv*Dh], [D, Hkv*Dh]
+  const b = block.b_QKV ? (tf.split(block.b_QKV, widths, 0) as tf.Tensor1D[]) : [null, null, null];
+  return [0, 1, 2].map((i) => [W[i]!, b[i] ?? null] as const);
+}
+
+/** q, k, v `[B, P, heads, Dh]` from one shared input (one matmul each, or one for a fused W_QKV). */
+function sharedProjections(
+  x: tf.Tensor3D,
+  block: DecoderBlockWeights,
+  config: DecoderConfig,
+): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  const [B, P, D] = x.shape;
+  const H = config.nHeads;
+  const Hkv = keyValueHeads(config);
+  const Dh = config.dHead;
+  const flat = tf.reshape<tf.Rank.R2>(x, [B * P, D]); // [B*P, D]
+  if (block.W_QKV) {
+    const fused = addBias(tf.matMul(flat, block.W_QKV), block.b_QKV); // [B*P, (H + 2Hkv)*Dh]
+    const [q, k, v] = tf.split(fused, [H * Dh, Hkv * Dh, Hkv * Dh], 1);
+    return [
+      tf.reshape(q!, [B, P, H, Dh]), // [B, P, H, Dh]
+      tf.reshape(k!, [B, P, Hkv, Dh]), // [B, P, Hkv, Dh]
+      tf.reshape(v!, [B, P, Hkv, Dh]), // [B, P, Hkv, Dh]
+    ];
+  }
+  return [
+    project(flat, block.W_Q, block.b_Q, [B, P, H, Dh]),
+    project(flat, block.W_K, block.b_K, [B, P, Hkv, Dh]),
+    project(flat, block.W_V, block.b_V, [B, P, Hkv, Dh]),
+  ];
+}
+
+/** q, k, v `[B, P, heads, Dh]`, head h reading only its own input `[B, P, heads, D]`. */
+function splitProjections(
+  inputs: readonly [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D],
+  block: DecoderBlockWeights,
+  config: DecoderConfig,
+): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  const Dh = config.dHead;
+  const weights = projections(block, config);
+  return inputs.map((input, i) => {
+    const [B, P, heads, D] = input.shape;
+    const [W, b] = weights[i]!;
+    const byHead = tf.transpose(tf.reshape(input, [B * P, heads, D]), [1, 0, 2]); // [heads, B*P, D]
+    const W_h = tf.transpose(tf.reshape(W, [D, heads, Dh]), [1, 0, 2]); // [heads, D, Dh]
+    let projected = tf.matMul(byHead, W_h); // [heads, B*P, Dh]
+    if (b) projected = tf.add(projected, tf.reshape(b, [heads, 1, Dh])); // [heads, B*P, Dh]
+    return tf.reshape(tf.transpose(projected, [1, 0, 2]), [B, P, heads, Dh]) as tf.Tensor4D; // [B, P, heads, Dh]
+  }) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+}
+
+/**
  * TransformerLens's attention (`components/abstract_attention.py`) for the decoder: q/k/v
  * projections (separate, or one fused `W_QKV` matmul) with optional biases (`hook_q` `[B, P, H, Dh]`, `hook_k`/`hook_v` with the key/value
  * head count), RoPE (`hook_rot_q`, `hook_rot_k`), scores `q·k/sqrt(dHead)` with -inf above the
@@ -46,33 +119,23 @@ function project(
  * computed by grouping the queries instead of copying keys.
  */
 export function attention(
-  x: tf.Tensor3D,
+  input: AttentionInput,
   layer: number,
   block: DecoderBlockWeights,
   names: BlockHookNames,
   context: AttentionContext,
 ): tf.Tensor3D {
   const { hooks, config } = context;
-  const [B, P, D] = x.shape;
   const H = config.nHeads;
   const Hkv = keyValueHeads(config);
   const Dh = config.dHead;
+  const D = config.dModel;
   const group = H / Hkv;
-  const flat = tf.reshape<tf.Rank.R2>(x, [B * P, D]); // [B*P, D]
-  let rawQ: tf.Tensor4D;
-  let rawK: tf.Tensor4D;
-  let rawV: tf.Tensor4D;
-  if (block.W_QKV) {
-    const fused = addBias(tf.matMul(flat, block.W_QKV), block.b_QKV); // [B*P, (H + 2Hkv)*Dh]
-    const [q, k, v] = tf.split(fused, [H * Dh, Hkv * Dh, Hkv * Dh], 1);
-    rawQ = tf.reshape(q!, [B, P, H, Dh]); // [B, P, H, Dh]
-    rawK = tf.reshape(k!, [B, P, Hkv, Dh]); // [B, P, Hkv, Dh]
-    rawV = tf.reshape(v!, [B, P, Hkv, Dh]); // [B, P, Hkv, Dh]
-  } else {
-    rawQ = project(flat, block.W_Q, block.b_Q, [B, P, H, Dh]);
-    rawK = project(flat, block.W_K, block.b_K, [B, P, Hkv, Dh]);
-    rawV = project(flat, block.W_V, block.b_V, [B, P, Hkv, Dh]);
-  }
+  const [rawQ, rawK, rawV] =
+    input instanceof tf.Tensor
+      ? sharedProjections(input, block, config)
+      : splitProjections(input, block, config); // [B, P, H | Hkv, Dh]
+  const [B, P] = rawQ.shape;
   let q = hooks.run(names.q, rawQ); // [B, P, H, Dh]
   let k = hooks.run(names.k, rawK); // [B, P, Hkv, Dh]
   const v = hooks.run(names.v, rawV); // [B, P, Hkv, Dh]

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { keyValueHeads } from '../decoder-config.js';
 import { blockHookNames } from '../decoder-hook-names.js';
 import type { DecoderBlockWeights } from '../decoder-weights.js';
-import { type AttentionContext, attention } from './attention.js';
+import { type AttentionContext, type AttentionInput, attention } from './attention.js';
 import { mlp } from './mlp.js';
 import { normalize } from './norm.js';
 
@@ -20,15 +21,24 @@ export function transformerBlock(
   const names = blockHookNames(layer);
   const type = config.normalizationType;
   const residPre = hooks.run(names.residPre, residual); // [B, P, D]
-  const attnIn = normalize(
-    residPre,
-    type,
-    block.ln1,
-    config.eps,
-    hooks,
-    names.ln1Scale,
-    names.ln1Normalized,
-  );
+  const ln1 = <T extends tf.Tensor>(x: T) =>
+    normalize(x, type, block.ln1, config.eps, hooks, names.ln1Scale, names.ln1Normalized);
+  let attnIn: AttentionInput;
+  if (context.useSplitQkvInput) {
+    // TransformerLens use_split_qkv_input: every head gets its own copy of resid_pre (keys and
+    // values: one per key/value head), hooked, then normalised per head.
+    const [B, P, D] = residPre.shape;
+    const perHead = (heads: number) =>
+      tf.broadcastTo(tf.reshape(residPre, [B, P, 1, D]), [B, P, heads, D]) as tf.Tensor4D; // [B, P, heads, D]
+    const kvHeads = keyValueHeads(config);
+    attnIn = [
+      ln1(hooks.run(names.qInput, perHead(config.nHeads))),
+      ln1(hooks.run(names.kInput, perHead(kvHeads))),
+      ln1(hooks.run(names.vInput, perHead(kvHeads))),
+    ];
+  } else {
+    attnIn = ln1(residPre); // [B, P, D]
+  }
   const attnOut = attention(attnIn, layer, block, names, context); // [B, P, D]
   if (config.parallelAttnMlp) {
     const mlpIn = normalize(
