@@ -11,7 +11,6 @@ import {
   preparePatching,
 } from '@patchlens/patching';
 import * as tf from '@tensorflow/tfjs-core';
-import type { CliModel } from './load-model.js';
 import {
   checkOutputFile,
   checkOutputFolder,
