@@ -105,6 +105,32 @@ describe.each(TEST_BACKENDS)('decoderForward on %s', (backend) => {
       tf.dispose([tokens, full, ...seen.values()]);
     });
 
+    it('split q/k/v inputs (use_split_qkv_input) give the same logits; k/v inputs have the key/value heads', () => {
+      const tokens = tf.tensor2d(TOKENS, undefined, 'int32');
+      const names = decoderHookNames(config, { useSplitQkvInput: true });
+      const { logits: split, seen } = capture(
+        (hooks) => decoderForward(config, weights, tokens, { hooks, useSplitQkvInput: true }),
+        names,
+      );
+      expect(seen.get('blocks.1.hook_q_input')!.shape).toEqual([
+        2,
+        9,
+        config.nHeads,
+        config.dModel,
+      ]);
+      expect(seen.get('blocks.1.hook_k_input')!.shape).toEqual([
+        2,
+        9,
+        config.nKeyValueHeads ?? config.nHeads,
+        config.dModel,
+      ]);
+      const difference = tf.tidy(
+        () => tf.max(tf.abs(tf.sub(split, decoderForward(config, weights, tokens)))).dataSync()[0]!,
+      );
+      expect(difference).toBeLessThan(1e-4);
+      tf.dispose([tokens, split, ...seen.values()]);
+    });
+
     it('processing the weights (fold_ln, centring, fold_value_biases) keeps log-probabilities', () => {
       const tokens = tf.tensor2d(TOKENS, undefined, 'int32');
       const processed = processDecoderWeights(config, weights);
