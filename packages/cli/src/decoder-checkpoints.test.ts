@@ -198,3 +198,34 @@ it('patchlens cache --model http(s)://… of a Llama-architecture folder gives T
     server.close();
   }
 });
+
+it('patchlens attribute on a GPT-NeoX folder runs every kind but resid_mid; analyze says it supports GPT-2', async () => {
+  const folder = join(FIXTURES.neox, 'checkpoint');
+  const prompts = ['--clean-ids', '3,150,77,12,260', '--corrupted-ids', '3,150,77,13,260'];
+  const answers = ['--answer', '41', '--wrong', '12'];
+  const attribute = await run([
+    'attribute',
+    '--model',
+    folder,
+    '--backend',
+    'cpu',
+    ...prompts,
+    ...answers,
+  ]);
+  expect(attribute.code, attribute.stderr).toBe(0);
+  const kinds = Object.keys(JSON.parse(attribute.stdout).attributions);
+  expect(kinds).toContain('attn_head_out_by_pos');
+  expect(kinds).not.toContain('resid_mid');
+  const analyze = await run([
+    'analyze',
+    '--model',
+    folder,
+    '--backend',
+    'cpu',
+    '--ids',
+    '3,150,77,12,260',
+    ...answers,
+  ]);
+  expect(analyze.code).toBe(2);
+  expect(analyze.stderr).toMatch(/supports GPT-2/);
+});
