@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   logitDiff,
   normalizedMetric,
+  PATCHING_FUNCTION_NAMES,
   PATCHING_FUNCTIONS,
   type PatchResult,
   type PatchRun,
@@ -18,9 +19,10 @@ import {
 } from './output-paths.js';
 import { PATCH_USAGE, type PatchArguments, parsePatchArguments } from './patch-options.js';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
-import { resolvePromptInputs } from './prompt-inputs.js';
+import { resolvePromptInputs, tokenLabels } from './prompt-inputs.js';
 import { resultsArrow, resultsCSV } from './results-table.js';
 import { type ScaleOut, startScaleOut } from './scale-out.js';
+import { UsageError } from './usage-error.js';
 
 const quote = (text: string) => JSON.stringify(text);
 
@@ -52,15 +54,25 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
     processWeights: args.processWeights,
   });
   try {
+    // A parallel block (GPT-NeoX) has no resid_mid: `--patch all` leaves that sweep out, naming it is an error.
+    let names = args.names;
+    if (!model.hookNames.includes('blocks.0.hook_resid_mid') && names.includes('resid_mid')) {
+      if (names.length !== PATCHING_FUNCTION_NAMES.length) {
+        throw new UsageError(
+          'patchlens patch: --patch resid_mid does not apply to this model: its attention and MLP run in parallel on resid_pre, so there is no resid_mid (TransformerLens raises KeyError too); use resid_pre, attn_out or mlp_out.',
+        );
+      }
+      names = names.filter((name) => name !== 'resid_mid');
+    }
     const { answers, wrong, ...tokens } = resolvePromptInputs('patch', model, args);
-    const tokenStrings = model.toStrTokens(tokens.clean[0]!);
+    const tokenStrings = tokenLabels(model, tokens.clean[0]!);
     const scaleOut = await startScaleOut(io, args.checkpoint, args.shard, {
       source: args.source,
       processWeights: args.processWeights,
       tokens,
       tokenStrings,
       metric: { name: args.metric, answers, wrong },
-      sweeps: args.names,
+      sweeps: names,
     });
     const rawMetric = logitDiff({ answers, wrong });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');
@@ -70,7 +82,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
       const metric =
         args.metric === 'normalized-logit-diff' ? normalizedMetric(rawMetric, prepared) : rawMetric;
       const results: Record<string, PatchResult> = {};
-      for (const name of args.names) {
+      for (const name of names) {
         const sweep = PATCHING_FUNCTIONS[name];
         results[name] = await sweep(model, corruptedTokens, prepared.cleanCache, metric, {
           engine: args.engine,
