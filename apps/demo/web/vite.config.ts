@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { ioiModelFolder } from '@patchlens/ioi-model/node';
 import { defaultClientConditions, defineConfig, type UserConfig } from 'vite';
 import { modelFolderPlugin } from './model-folder-plugin.js';
 
@@ -11,7 +12,7 @@ import { modelFolderPlugin } from './model-folder-plugin.js';
  * ```
  */
 export interface DemoWebConfigOptions {
-  /** Checkpoint folder served at `model/` (default `apps/demo/model`, the bundled IOI model). */
+  /** Checkpoint folder served at `model/` (default `packages/ioi-model/model`, the bundled IOI model). */
   readonly modelFolder?: string;
   /** Where `vite build` writes (default `apps/demo/web/dist`). */
   readonly outDir?: string;
@@ -25,7 +26,7 @@ const WEB_ROOT = fileURLToPath(new URL('.', import.meta.url));
  * their TypeScript source (the `source` export condition), the checkpoint folder served at `model/`
  * and copied into the build, relative asset URLs so `dist/` works from any path.
  *
- * @param options.modelFolder - checkpoint folder to serve (default `apps/demo/model`).
+ * @param options.modelFolder - checkpoint folder to serve (default `packages/ioi-model/model`).
  * @param options.outDir - build output (default `apps/demo/web/dist`).
  * @example
  * ```ts
@@ -41,7 +42,7 @@ export function demoWebConfig(options: DemoWebConfigOptions = {}): UserConfig {
     resolve: { conditions: ['source', ...defaultClientConditions] },
     plugins: [
       modelFolderPlugin({
-        folder: options.modelFolder ?? fileURLToPath(new URL('../model/', import.meta.url)),
+        folder: options.modelFolder ?? ioiModelFolder,
       }),
     ],
     build: {

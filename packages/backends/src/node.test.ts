@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import type { BackendPreference } from './backend-names.js';

@@ -1,8 +1,8 @@
-// Registers every gradient function with tfjs-core's global registry (the Node bundle of tfjs-core has none).
-import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+// tfjs-core's gradient registrations, bundled for Node (see scripts/vendor-gradients.mjs).
+import '../vendor/tfjs-core-gradients.js';
+import { InvalidArgumentError } from '@patchlens/errors';
 import { BACKEND_PREFERENCES, type BackendName, type BackendPreference } from './backend-names.js';
 import { startFirstBackend } from './start-backend.js';
 
@@ -26,7 +26,7 @@ async function loadNative(): Promise<string | undefined> {
  * `auto` picks `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed
  * (optional peers, never installed for you: their install downloads libtensorflow), else `wasm`,
  * else `cpu` (when wasm fails to start). Importing this module also registers tfjs's gradient
- * functions (through `@tensorflow/tfjs`), which `gradientsAtHooks` and attribution patching need.
+ * functions (tfjs-core's own, bundled for Node), which `gradientsAtHooks` and attribution patching need.
  *
  * Limitations: a native package must match tfjs 4.x; it is loaded with a dynamic `import()`, so
  * bundling this module for Node needs those packages left external.

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import type { SafetensorsFile, SafetensorsTensor } from './safetensors-types.js';
 import {

@@ -8,7 +8,7 @@ export {
   TokenizationError,
   UnknownHookError,
   WeightMappingError,
-} from './errors.js';
+} from '@patchlens/errors';
 export type { HookGradients } from './hook-gradients.js';
 export { gradientsAtHooks } from './hook-gradients.js';
 export type { BlockHookName, BlockHookSuffix, GlobalHookName, HookName } from './hook-names.js';
