@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import type { BackendPreference } from '@patchlens/backends';
 import { initNodeBackend } from '@patchlens/backends/node';
-import { GPT2 } from '@patchlens/models-gpt2';
+import { ioiModelFolder } from '@patchlens/ioi-model/node';
+import { GPT2, resolvePretrainedName } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
 
@@ -11,8 +13,9 @@ export interface LoadedModel {
 }
 
 /**
- * Starts the backend (printing its name on stderr) and loads a GPT-2 checkpoint from a folder or
- * an http(s) URL, with a progress bar.
+ * Starts the backend (printing its name on stderr) and loads a GPT-2 checkpoint, with a progress
+ * bar: `ioi` (the bundled IOI model, `@patchlens/ioi-model`), a folder, an http(s) URL, or a
+ * TransformerLens name / Hugging Face id (`gpt2`, `user/repo@revision`) that is not a folder here.
  */
 export async function loadModel(
   io: CommandIO,
@@ -25,8 +28,14 @@ export async function loadModel(
   const onProgress = ({ loadedBytes, totalBytes }: { loadedBytes: number; totalBytes?: number }) =>
     report(loadedBytes, totalBytes ?? loadedBytes);
   const loadOptions = { processWeights: options.processWeights, onProgress };
-  const model = /^https?:\/\//i.test(source)
-    ? await GPT2.fromPretrained(source, loadOptions)
-    : await loadGPT2FromFolder(source, loadOptions);
+  const remote =
+    /^https?:\/\//i.test(source) ||
+    (!existsSync(source) && resolvePretrainedName(source) !== undefined);
+  const model =
+    source === 'ioi' && !existsSync(source)
+      ? await loadGPT2FromFolder(ioiModelFolder, loadOptions)
+      : remote
+        ? await GPT2.fromPretrained(source, loadOptions)
+        : await loadGPT2FromFolder(source, loadOptions);
   return { backend, model };
 }

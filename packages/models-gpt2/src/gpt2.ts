@@ -242,8 +242,9 @@ export class GPT2 implements HookedModel<ActivationCache> {
    * Node; for a folder on disk use `loadGPT2FromFolder` from `@patchlens/models-gpt2/node`),
    * processed like TransformerLens's `from_pretrained` unless `processWeights: false`.
    *
-   * @param source - folder URL with `config.json` and `model.safetensors` (or a sharded index),
-   *   or `File[]` / `FileList` / blobs by file name.
+   * @param source - folder URL with `config.json` and `model.safetensors` (or a sharded index), a
+   *   TransformerLens name (`'gpt2'`, `'gpt2-medium'`, `'distilgpt2'`, ...) or Hugging Face id
+   *   (`'user/repo'`, `'user/repo@revision'`), or `File[]` / `FileList` / blobs by file name.
    * @param options.processWeights - true (default), false (`from_pretrained_no_processing`) or a choice of steps.
    * @param options.useAttnResult - expose `attn.hook_result` (default false).
    * @param options.onProgress - `{ loadedBytes, totalBytes, file }` as weights arrive.
