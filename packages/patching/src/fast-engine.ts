@@ -18,12 +18,12 @@ import {
   yieldToEventLoop,
 } from './patch-job.js';
 import {
+  applyPatch,
   type CoordinatePatchSetter,
   coordinateMask,
   isCoordinatePatchSetter,
 } from './patch-setters.js';
 import { metricScalar, selectLogits } from './patching-metric.js';
-import { applyPatch } from './reference-engine.js';
 
 /** Default memory budget of one batched forward pass of the fast engine. */
 export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
