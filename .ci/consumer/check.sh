@@ -2,7 +2,8 @@
 # The npm consumer check (run by .ci/run after `pnpm build`): pack every public package, lint each
 # tarball (publint --strict, attw --profile esm-only), install the tarballs with npm into a fresh
 # project (peers from the registry), run a plain-JS IOI patching script on @patchlens/ioi-model,
-# type-check its TypeScript version (strict, nodenext) and bundle a browser entry with esbuild.
+# run `npx patchlens patch --model ioi`, type-check the script's TypeScript version (strict,
+# nodenext) and bundle a browser entry with esbuild.
 # Exit status: 0 when everything passes. KEEP=1 keeps the temporary folder.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -39,6 +40,15 @@ copies="$(cd "$work/project" && find node_modules -path '*/@tensorflow/tfjs-core
 
 step "run the plain-JS IOI script"
 (cd "$work/project" && node ioi-patching.mjs && test -s resid_pre.svg)
+
+step "npx patchlens (the CLI from its tarball, --model ioi)"
+(cd "$work/project" && npx patchlens patch --model ioi --backend wasm --patch resid_pre \
+  --clean "When Mary and John went to the store, John gave a drink to" \
+  --corrupted "When Mary and John went to the store, Mary gave a drink to" \
+  --answer " Mary" --wrong " John" --out cli.json 2>/dev/null \
+  && node -e 'const shape = require("./cli.json").patches.resid_pre.shape;
+    if (shape.join() !== "2,15") throw new Error(`resid_pre shape ${shape}`);
+    console.log(`patchlens patch --model ioi: resid_pre [${shape}]`);')
 
 step "type-check the TypeScript version"
 # Full lib check (no skipLibCheck), so our own .d.ts files are checked too. Two third-party type bugs
