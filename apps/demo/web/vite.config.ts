@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ioiModelFolder } from '@patchlens/ioi-model/node';
 import { defaultClientConditions, defineConfig, type UserConfig } from 'vite';
 import { modelFolderPlugin } from './model-folder-plugin.js';
 
@@ -17,6 +18,14 @@ export interface DemoWebConfigOptions {
   /** Where `vite build` writes (default `apps/demo/web/dist`). */
   readonly outDir?: string;
 }
+
+/**
+ * The bundled IOI model's folder, found through `@patchlens/ioi-model`'s `./model/*` export (not its
+ * `./node` entry, which points at `dist/`: Vite loads this config with Node before any build).
+ */
+const IOI_MODEL_FOLDER = dirname(
+  createRequire(import.meta.url).resolve('@patchlens/ioi-model/model/config.json'),
+);
 
 /** The folder holding index.html. */
 const WEB_ROOT = fileURLToPath(new URL('.', import.meta.url));
@@ -42,7 +51,7 @@ export function demoWebConfig(options: DemoWebConfigOptions = {}): UserConfig {
     resolve: { conditions: ['source', ...defaultClientConditions] },
     plugins: [
       modelFolderPlugin({
-        folder: options.modelFolder ?? ioiModelFolder,
+        folder: options.modelFolder ?? IOI_MODEL_FOLDER,
       }),
     ],
     build: {
