@@ -38,6 +38,14 @@ copies="$(cd "$work/project" && find node_modules -path '*/@tensorflow/tfjs-core
 [ "$copies" -eq 1 ] || { echo "expected 1 copy of @tensorflow/tfjs-core, found $copies"; exit 1; }
 [ ! -d "$work/project/node_modules/@tensorflow/tfjs" ] || { echo "@tensorflow/tfjs was installed"; exit 1; }
 
+step "@patchlens/safetensors alone installs no tensor library"
+mkdir -p "$work/alone"
+cp "$here/safetensors-alone.mjs" "$work/alone/"
+(cd "$work/alone" && printf '{"name":"alone","private":true,"type":"module"}\n' >package.json \
+  && npm install --no-audit --no-fund --loglevel=error "$work"/packs/patchlens-errors-*.tgz \
+    "$work"/packs/patchlens-safetensors-*.tgz \
+  && node safetensors-alone.mjs)
+
 step "run the plain-JS IOI script"
 (cd "$work/project" && node ioi-patching.mjs && test -s resid_pre.svg)
 

@@ -10,7 +10,7 @@ import { initNodeBackend } from '@patchlens/backends/node';
 import { ioiModelFolder } from '@patchlens/ioi-model/node';
 import { GPT2Tokenizer, gpt2ConfigToHuggingFace } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
-import { writeTfTensors } from '@patchlens/safetensors';
+import { writeTfTensors } from '@patchlens/safetensors/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluateIoiSplits, IOI_EVALUATION_SEED } from './ioi/ioi-evaluation.js';
 import { createIoiSplits } from './ioi/ioi-splits.js';
