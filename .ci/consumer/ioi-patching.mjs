@@ -17,6 +17,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { desc } from 'arquero';
 
 const backend = await initNodeBackend('auto');
+// @patchlens/backends/node registers tfjs-core's gradients (bundled for Node): d(sum x^2)/dx = 2x.
+const x = tf.tensor1d([1, -2, 3]);
+const gradient = tf.grad((input) => tf.sum(tf.square(input)))(x);
+assert.deepEqual(Array.from(gradient.dataSync()), [2, -4, 6]);
+tf.dispose([x, gradient]);
 const model = await loadGPT2FromFolder(ioiModelFolder);
 const clean = model.toTokens('When Mary and John went to the store, John gave a drink to');
 const corrupted = model.toTokens('When Mary and John went to the store, Mary gave a drink to');
