@@ -41,6 +41,7 @@ const PROMPTS = 2;
 // Fixed paths, to look at after a run: the page after the sweeps, and both runs' timings.
 const SCREENSHOT = join(tmpdir(), 'patchlens-web-app.png');
 const TIMINGS = join(tmpdir(), 'patchlens-web-app-timings.json');
+const ERROR_SCREENSHOT = join(tmpdir(), 'patchlens-web-app-error.png');
 
 /** `a` equals `b` to 1e-3, relative for values larger than 1 (GPU float32 differs slightly). */
 function close(a: number, b: number): boolean {
@@ -127,7 +128,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
       if (workDir) await rm(workDir, { recursive: true, force: true });
     });
 
-    it('runs the IOI sweeps on the GPU backend and matches Node (wasm) to 1e-3', async () => {
+    it('runs the IOI sweeps on webgpu when picked and matches Node (wasm) to 1e-3', async () => {
       const modelStatus = page.locator('#model-status');
       await page.waitForFunction(
         () =>
@@ -140,10 +141,33 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
       expect(await modelStatus.getAttribute('data-state'), await modelStatus.innerText()).toBe(
         'ready',
       );
-      const backend = await page.locator('#backend-status').getAttribute('data-backend');
-      // WebGPU when the browser has an adapter (SwiftShader here); else the app says what it used.
-      expect(backend).toBe(webgpuAvailable ? 'webgpu' : expect.stringMatching(/^(webgl|wasm)$/));
-      expect(await page.locator('#backend-status').innerText()).toContain(`running on ${backend}`);
+      const backendStatus = page.locator('#backend-status');
+      // Chromium runs WebGPU and WebGL on SwiftShader here: auto passes over both for wasm and says so.
+      expect(await backendStatus.getAttribute('data-backend')).toBe('wasm');
+      if (webgpuAvailable) {
+        expect(await backendStatus.innerText()).toMatch(
+          /running on wasm \(WebGPU here is software \(google swiftshader.*pick webgpu/,
+        );
+        // Picking webgpu by hand starts it on the software adapter and reloads the model.
+        await page.selectOption('#backend-select', 'webgpu');
+        await page.waitForFunction(
+          () =>
+            document.querySelector<HTMLElement>('#backend-status')!.dataset['backend'] ===
+              'webgpu' &&
+            /ready|error/.test(
+              document.querySelector<HTMLElement>('#model-status')!.dataset['state']!,
+            ),
+          undefined,
+          { timeout: 30_000 },
+        );
+        expect(await modelStatus.getAttribute('data-state')).toBe('ready');
+        expect(await backendStatus.innerText()).toMatch(
+          /running on webgpu \(google swiftshader.*software\)/,
+        );
+      }
+      const backend = await backendStatus.getAttribute('data-backend');
+      expect(backend).toBe(webgpuAvailable ? 'webgpu' : 'wasm');
+      expect(await backendStatus.innerText()).toContain(`running on ${backend}`);
 
       await page.fill('#ioi-count', String(PROMPTS));
       await page.click('#ioi-batch');
@@ -212,5 +236,41 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
         expect(mismatches, sweep).toEqual([]);
       }
     }, 150_000);
+
+    it('draws every sweep on one -1..1 scale, and a new run with bad prompts clears the old results', async () => {
+      // (runs after the test above, on its finished page)
+      const legends = await page.locator('section.sweep').evaluateAll((sections) =>
+        sections.map((section) =>
+          [...section.querySelectorAll('.role-legend-label text, .role-legend-label')]
+            .map((node) => node.textContent?.trim())
+            .filter((text) => text)
+            .join(' '),
+        ),
+      );
+      expect(legends.length).toBe(SWEEPS.length);
+      expect(new Set(legends).size, legends.join(' | ')).toBe(1);
+      expect(legends[0]).toMatch(/−1|-1/);
+
+      // the corrupted line gets one more token than the clean one
+      const corrupted = await page.inputValue('#corrupted-prompts');
+      await page.fill('#corrupted-prompts', corrupted.replace(/\n|$/, ' again\n'));
+      await page.click('#run');
+      const runStatus = page.locator('#run-status');
+      await page.waitForFunction(
+        () => document.querySelector<HTMLElement>('#run-status')!.dataset['state'] === 'error',
+        undefined,
+        { timeout: 10_000 },
+      );
+      const text = await runStatus.innerText();
+      expect(text).toMatch(
+        /^prompt 1 has (\d+) tokens in its clean line but (?!\1)\d+ in its corrupted line/,
+      );
+      expect(text).not.toMatch(/prompt 0/);
+      expect(await page.locator('#results').innerHTML()).toBe('');
+      expect(
+        await page.locator('#run-progress').evaluate((bar) => (bar as HTMLProgressElement).value),
+      ).toBe(0);
+      await page.screenshot({ path: ERROR_SCREENSHOT, fullPage: true });
+    }, 30_000);
   },
 );

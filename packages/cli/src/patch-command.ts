@@ -1,86 +1,43 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { GPT2 } from '@patchlens/models-gpt2';
 import {
   logitDiff,
   normalizedMetric,
   PATCHING_FUNCTIONS,
-  type PatchingFunctionName,
   type PatchResult,
   type PatchRun,
-  patchResultsToArrow,
-  patchResultsToCSV,
   patchRunJson,
   preparePatching,
-  resolvePatchingNames,
 } from '@patchlens/patching';
 import { TokenizationError } from '@patchlens/tensor-hooks';
-import { patchHeatmap } from '@patchlens/viz';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  backendPreference,
-  COMMON_OPTIONS,
-  parseCommandLine,
-  parseIdList,
-  requireModel,
-} from './command-line.js';
-import { loadModel } from './load-model.js';
+  checkOutputFile,
+  checkOutputFolder,
+  createOutputFolder,
+  writeAtomically,
+} from './output-paths.js';
+import { PATCH_USAGE, type PatchArguments, parsePatchArguments } from './patch-options.js';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
+import { resultsArrow, resultsCSV } from './results-table.js';
 import { UsageError } from './usage-error.js';
 
-const PATCH_OPTIONS = {
-  ...COMMON_OPTIONS,
-  clean: { type: 'string', multiple: true },
-  corrupted: { type: 'string', multiple: true },
-  'clean-ids': { type: 'string', multiple: true },
-  'corrupted-ids': { type: 'string', multiple: true },
-  'no-prepend-bos': { type: 'boolean', default: false },
-  answer: { type: 'string', multiple: true },
-  wrong: { type: 'string', multiple: true },
-  metric: { type: 'string', default: 'logit-diff' },
-  patch: { type: 'string', default: 'all' },
-  engine: { type: 'string', default: 'fast' },
-  out: { type: 'string' },
-  svg: { type: 'string' },
-} as const;
+const quote = (text: string) => JSON.stringify(text);
 
-/** Usage text of `patchlens patch`. */
-export const PATCH_USAGE = `patchlens patch --model M
-  (--clean TEXT --corrupted TEXT | --clean-ids 5,17,42 --corrupted-ids 5,17,43)   repeatable: one per prompt
-  [--no-prepend-bos] --answer TOKEN|ID --wrong TOKEN|ID   repeatable: one per prompt, or one for all
-  [--metric logit-diff|normalized-logit-diff] [--patch all|resid_pre,attn_head_out_by_pos,...]
-  [--engine fast|reference] [--out FILE.json|.csv|.arrow] [--svg DIR]
-  [--backend auto|tensorflow|wasm|cpu] [--no-process-weights]`;
-
-const METRICS = ['logit-diff', 'normalized-logit-diff'] as const;
-const OUTPUT_EXTENSIONS = ['.json', '.csv', '.arrow'];
-
-/** Token id lists of the clean and corrupted prompts, checked pairwise for equal length. */
+/**
+ * Token id lists of the clean and corrupted prompts, checked against the model: equal lengths,
+ * within the context (`n_positions`) and the vocabulary, and not all identical.
+ */
 function promptTokens(
   model: GPT2,
-  values: { clean?: string[]; corrupted?: string[]; cleanIds?: string[]; corruptedIds?: string[] },
-  prependBos: boolean,
+  args: PatchArguments,
 ): { clean: number[][]; corrupted: number[][] } {
-  const { clean, corrupted, cleanIds, corruptedIds } = values;
-  const usesText = clean !== undefined || corrupted !== undefined;
-  const usesIds = cleanIds !== undefined || corruptedIds !== undefined;
-  if (usesText === usesIds) {
-    throw new UsageError(
-      'patchlens patch: give the prompts either as text (--clean TEXT --corrupted TEXT) or as ids (--clean-ids 5,17 --corrupted-ids 5,18), not both and not neither.',
-    );
-  }
-  const cleanPrompts = usesText ? (clean ?? []) : (cleanIds ?? []);
-  const corruptedPrompts = usesText ? (corrupted ?? []) : (corruptedIds ?? []);
-  const [cleanFlag, corruptedFlag] = usesText
-    ? ['clean', 'corrupted']
-    : ['clean-ids', 'corrupted-ids'];
-  if (cleanPrompts.length !== corruptedPrompts.length || cleanPrompts.length === 0) {
-    throw new UsageError(
-      `patchlens patch: got ${cleanPrompts.length} --${cleanFlag} and ${corruptedPrompts.length} --${corruptedFlag}; give one corrupted prompt per clean prompt (at least one pair).`,
-    );
-  }
-  const encode = (flag: string, prompt: string) => {
-    if (!usesText) return parseIdList(flag, prompt);
+  const { prompts, prependBos } = args;
+  const [cleanFlag, corruptedFlag] =
+    prompts.kind === 'text' ? ['--clean', '--corrupted'] : ['--clean-ids', '--corrupted-ids'];
+  const encode = (prompt: string | number[]) => {
+    if (typeof prompt !== 'string') return prompt;
     const tokens = model.toTokens(prompt, { prependBos });
     try {
       return Array.from(tokens.dataSync());
@@ -89,46 +46,70 @@ function promptTokens(
     }
   };
   const show = (ids: number[]) => JSON.stringify(model.toStrTokens(ids));
+  const { nCtx, dVocab } = model.config;
   const result = { clean: [] as number[][], corrupted: [] as number[][] };
-  cleanPrompts.forEach((cleanPrompt, index) => {
-    const cleanTokens = encode(cleanFlag, cleanPrompt);
-    const corruptedTokens = encode(corruptedFlag, corruptedPrompts[index]!);
+  prompts.clean.forEach((cleanPrompt, index) => {
+    const number = index + 1;
+    const cleanTokens = encode(cleanPrompt);
+    const corruptedTokens = encode(prompts.corrupted[index]!);
+    for (const [flag, tokens] of [
+      [cleanFlag, cleanTokens],
+      [corruptedFlag, corruptedTokens],
+    ] as const) {
+      const outside = tokens.find((id) => id >= dVocab);
+      if (outside !== undefined) {
+        throw new UsageError(
+          `patchlens patch: prompt ${number}'s ${flag} has token id ${outside}, but the model's vocabulary (vocab_size in config.json) has ids 0 to ${dVocab - 1}.`,
+        );
+      }
+      if (tokens.length > nCtx) {
+        throw new UsageError(
+          `patchlens patch: prompt ${number}'s ${flag} has ${tokens.length} tokens, more than the model's context of ${nCtx} positions (n_positions in config.json); shorten the prompt.`,
+        );
+      }
+      if (tokens.length === 0) {
+        throw new UsageError(
+          `patchlens patch: prompt ${number}'s ${flag} has no tokens; give some text (or drop --no-prepend-bos).`,
+        );
+      }
+    }
     if (cleanTokens.length !== corruptedTokens.length) {
       throw new UsageError(
-        `patchlens patch: prompt ${index} has ${cleanTokens.length} clean tokens ${show(cleanTokens)} but ${corruptedTokens.length} corrupted tokens ${show(corruptedTokens)}; clean and corrupted prompts must have the same number of tokens.`,
+        `patchlens patch: prompt ${number} has ${cleanTokens.length} clean tokens ${show(cleanTokens)} but ${corruptedTokens.length} corrupted tokens ${show(corruptedTokens)}; clean and corrupted prompts must have the same number of tokens.`,
       );
     }
     const first = result.clean[0];
     if (first && first.length !== cleanTokens.length) {
       throw new UsageError(
-        `patchlens patch: prompt 0 has ${first.length} tokens but prompt ${index} has ${cleanTokens.length} ${show(cleanTokens)}; every prompt of a batch must have the same number of tokens.`,
+        `patchlens patch: prompt 1 has ${first.length} tokens but prompt ${number} has ${cleanTokens.length} ${show(cleanTokens)}; every prompt of a batch must have the same number of tokens.`,
       );
     }
     result.clean.push(cleanTokens);
     result.corrupted.push(corruptedTokens);
   });
+  const identical = result.clean.every((tokens, index) =>
+    tokens.every((id, position) => id === result.corrupted[index]![position]),
+  );
+  if (identical) {
+    throw new UsageError(
+      `patchlens patch: the clean and corrupted prompts are the same tokens, so patching cannot change anything; the corrupted prompt should differ where the answer is decided (e.g. swap the names).`,
+    );
+  }
   return result;
 }
 
 /** `--answer`/`--wrong` values as token ids: decimal integers are ids, anything else must be one token. */
-function answerIds(
-  model: GPT2,
-  flag: string,
-  values: string[] | undefined,
-  batch: number,
-): number[] {
-  if (!values || values.length === 0) {
-    throw new UsageError(
-      `patchlens patch: --${flag} is required (a single-token text like " Mary", or a token id).`,
-    );
-  }
-  if (values.length !== 1 && values.length !== batch) {
-    throw new UsageError(
-      `patchlens patch: got ${values.length} --${flag} values for ${batch} prompts; give one for all prompts or one per prompt.`,
-    );
-  }
+function answerIds(model: GPT2, flag: string, values: readonly string[]): number[] {
   return values.map((value) => {
-    if (/^\d+$/.test(value)) return Number(value);
+    if (/^\d+$/.test(value)) {
+      const id = Number(value);
+      if (id >= model.config.dVocab) {
+        throw new UsageError(
+          `patchlens patch: --${flag} ${value} is not a token id of the model (vocab_size ${model.config.dVocab}: ids 0 to ${model.config.dVocab - 1}).`,
+        );
+      }
+      return id;
+    }
     try {
       return model.toSingleToken(value);
     } catch (error) {
@@ -140,101 +121,83 @@ function answerIds(
   });
 }
 
-function outputFormat(out: string | undefined): string {
-  if (out === undefined) return '.json';
-  const extension = extname(out).toLowerCase();
-  if (!OUTPUT_EXTENSIONS.includes(extension)) {
-    throw new UsageError(`patchlens patch: --out "${out}" must end in .json, .csv or .arrow.`);
+/** Throws when some prompt's answer and wrong token are the same (its logit difference is always 0). */
+function checkAnswersDiffer(
+  model: GPT2,
+  answers: readonly number[],
+  wrong: readonly number[],
+  batch: number,
+) {
+  for (let index = 0; index < batch; index++) {
+    const answer = answers[answers.length === 1 ? 0 : index]!;
+    if (answer === wrong[wrong.length === 1 ? 0 : index]) {
+      throw new UsageError(
+        `patchlens patch: --answer and --wrong are the same token (${quote(model.toStrTokens([answer])[0] ?? '')}, id ${answer})${batch > 1 ? ` for prompt ${index + 1}` : ''}, so the logit difference is 0 whatever is patched; --wrong should be the competing answer (e.g. the other name).`,
+      );
+    }
   }
-  return extension;
 }
 
 /**
  * `patchlens patch`: runs the chosen patching sweeps on a checkpoint and writes their results
  * (JSON layout of the CLI spec, or CSV / Arrow), plus one heatmap per sweep with `--svg`.
+ * Output paths are checked before the model is loaded; files are written whole or not at all.
  */
 export async function patchCommand(argv: readonly string[], io: CommandIO): Promise<void> {
-  const values = parseCommandLine('patch', argv, PATCH_OPTIONS);
-  if (values.help) {
+  const args = parsePatchArguments(argv);
+  if (args === 'help') {
     io.stdout.write(`${PATCH_USAGE}\n`);
     return;
   }
-  const source = requireModel('patch', values.model);
-  const backend = backendPreference('patch', values.backend);
-  if (!(METRICS as readonly string[]).includes(values.metric)) {
-    throw new UsageError(
-      `patchlens patch: --metric "${values.metric}" is not one of ${METRICS.join(', ')}.`,
-    );
+  if (args.out !== undefined) {
+    await checkOutputFile(`patchlens patch: --out ${quote(args.out)}`, args.out);
   }
-  if (values.engine !== 'fast' && values.engine !== 'reference') {
-    throw new UsageError(
-      `patchlens patch: --engine "${values.engine}" is not one of fast, reference.`,
-    );
-  }
-  const engine = values.engine;
-  const format = outputFormat(values.out);
-  let names: PatchingFunctionName[];
-  try {
-    names = resolvePatchingNames(values.patch);
-  } catch (error) {
-    throw new UsageError(
-      `patchlens patch: --patch: ${(error as Error).message.replace(/^resolvePatchingNames: /, '')}`,
-      {
-        cause: error,
-      },
+  if (args.svg !== undefined) {
+    await checkOutputFolder(
+      `patchlens patch: --svg ${quote(args.svg)}`,
+      args.svg,
+      args.names.map((name) => `${name}.svg`),
     );
   }
 
-  const { backend: backendName, model } = await loadModel(io, source, {
-    backend,
-    processWeights: !values['no-process-weights'],
+  const { loadModel } = await import('./load-model.js');
+  const { backend: backendName, model } = await loadModel(io, args.source, {
+    backend: args.backend,
+    processWeights: args.processWeights,
   });
   try {
-    const tokens = promptTokens(
-      model,
-      {
-        clean: values.clean,
-        corrupted: values.corrupted,
-        cleanIds: values['clean-ids'],
-        corruptedIds: values['corrupted-ids'],
-      },
-      !values['no-prepend-bos'],
-    );
+    const tokens = promptTokens(model, args);
     const batch = tokens.clean.length;
-    const answers = answerIds(model, 'answer', values.answer, batch);
-    const wrong = answerIds(model, 'wrong', values.wrong, batch);
+    const answers = answerIds(model, 'answer', args.answer);
+    const wrong = answerIds(model, 'wrong', args.wrong);
+    checkAnswersDiffer(model, answers, wrong, batch);
     const rawMetric = logitDiff({ answers, wrong });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');
     const corruptedTokens = tf.tensor2d(tokens.corrupted, undefined, 'int32');
     try {
       using prepared = await preparePatching(model, cleanTokens, corruptedTokens, rawMetric);
       const metric =
-        values.metric === 'normalized-logit-diff'
-          ? normalizedMetric(rawMetric, prepared)
-          : rawMetric;
+        args.metric === 'normalized-logit-diff' ? normalizedMetric(rawMetric, prepared) : rawMetric;
       const results: Record<string, PatchResult> = {};
-      for (const name of names) {
+      for (const name of args.names) {
         const sweep = PATCHING_FUNCTIONS[name];
         results[name] = await sweep(model, corruptedTokens, prepared.cleanCache, metric, {
-          engine,
+          engine: args.engine,
           onProgress: progressReporter(io, name),
         });
       }
-      await writeResults(io, values.out, format, {
+      const run: PatchRun = {
         model: model.config,
         backend: backendName,
         tokens,
-        metric: { name: values.metric, clean: prepared.clean, corrupted: prepared.corrupted },
+        metric: { name: args.metric, clean: prepared.clean, corrupted: prepared.corrupted },
         results,
-      });
-      if (values.svg !== undefined) {
-        await writeHeatmaps(
-          values.svg,
-          results,
-          model.toStrTokens(tokens.clean[0]!),
-          values.metric,
-        );
-        io.stderr.write(`heatmaps: ${values.svg}\n`);
+      };
+      const tokenStrings = model.toStrTokens(tokens.clean[0]!);
+      await writeResults(io, args, run, tokenStrings);
+      if (args.svg !== undefined) {
+        await writeHeatmaps(io, args, run, tokenStrings);
+        io.stderr.write(`heatmaps: ${args.svg}\n`);
       }
     } finally {
       cleanTokens.dispose();
@@ -245,31 +208,70 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
   }
 }
 
-async function writeResults(io: CommandIO, out: string | undefined, format: string, run: PatchRun) {
+async function writeResults(
+  io: CommandIO,
+  args: PatchArguments,
+  run: PatchRun,
+  tokens: readonly string[],
+) {
+  const context = { clean: run.metric.clean, corrupted: run.metric.corrupted, tokens };
   let content: string | Uint8Array;
-  if (format === '.csv') content = patchResultsToCSV(run.results);
-  else if (format === '.arrow') content = patchResultsToArrow(run.results);
+  if (args.format === '.csv') content = resultsCSV(run.results, context);
+  else if (args.format === '.arrow') content = resultsArrow(run.results, context);
   else content = `${JSON.stringify(patchRunJson(run))}\n`;
-  if (out === undefined) io.stdout.write(content);
-  else {
-    await writeFile(out, content);
-    io.stderr.write(`results: ${out}\n`);
+  if (args.out === undefined) {
+    io.stdout.write(content);
+    return;
   }
+  await writeAtomically(`patchlens patch: --out ${quote(args.out)}`, args.out, (temporary) =>
+    writeFile(temporary, content),
+  );
+  io.stderr.write(`results: ${args.out}\n`);
 }
 
 async function writeHeatmaps(
-  directory: string,
-  results: Record<string, PatchResult>,
-  tokens: string[],
-  metricName: string,
+  io: CommandIO,
+  args: PatchArguments,
+  run: PatchRun,
+  tokens: readonly string[],
 ) {
-  await mkdir(directory, { recursive: true });
-  for (const [name, result] of Object.entries(results)) {
-    const figure = patchHeatmap(result, {
-      tokens,
-      title: `${name} (${metricName})`,
-      valueLabel: metricName,
+  const directory = args.svg!;
+  const where = `patchlens patch: --svg ${quote(directory)}`;
+  const { patchHeatmap, NORMALIZED_SCALE } = await import('@patchlens/viz');
+  const { clean, corrupted } = run.metric;
+  const baselines = `clean logit diff ${clean.toPrecision(4)}, corrupted ${corrupted.toPrecision(4)}`;
+  const alreadyNormalized = args.metric === 'normalized-logit-diff';
+  const canNormalize = Math.abs(clean - corrupted) > 1e-6;
+  const normalize = args.svgValues === 'normalized' && !alreadyNormalized && canNormalize;
+  if (args.svgValues === 'normalized' && !alreadyNormalized && !canNormalize) {
+    io.stderr.write(
+      `heatmaps: the clean and corrupted logit differences are equal (${clean}), so the heatmaps show raw values.\n`,
+    );
+  }
+  await createOutputFolder(where, directory);
+  for (const [name, result] of Object.entries(run.results)) {
+    const normalized = normalize || alreadyNormalized;
+    const drawn = normalize
+      ? {
+          values: result.values.map((value) => (value - corrupted) / (clean - corrupted)),
+          shape: result.shape,
+          axes: result.axes,
+          ...(result.labels === undefined ? {} : { labels: result.labels }),
+        }
+      : result;
+    const figure = patchHeatmap(drawn, {
+      tokens: [...tokens],
+      title: `${name}`,
+      subtitle: normalized
+        ? `(patched - corrupted) / (clean - corrupted): 1 = clean restored, 0 = no effect; ${baselines}`
+        : `raw ${args.metric}, white = the corrupted run (${corrupted.toPrecision(4)}); ${baselines}`,
+      valueLabel: normalized ? 'restored' : args.metric,
+      cellValues: result.axes.length === 2 && result.values.length <= 100,
+      ...(normalized ? NORMALIZED_SCALE : { midpoint: corrupted }),
     });
-    await writeFile(join(directory, `${name}.svg`), await figure.toSVG());
+    const svg = await figure.toSVG();
+    await writeAtomically(where, join(directory, `${name}.svg`), (temporary) =>
+      writeFile(temporary, svg),
+    );
   }
 }

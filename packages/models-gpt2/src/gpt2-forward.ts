@@ -213,7 +213,7 @@ export function planForward(
   const totalPositions = startPosition + positions;
   if (totalPositions > nCtx) {
     throw new ShapeMismatchError(
-      `${where}: the sequence has ${totalPositions} positions${startPosition > 0 ? ` (startAtPosition ${startPosition} + ${positions} computed)` : ''}, more than the model's context of nCtx = ${nCtx}.`,
+      `${where}: the sequence has ${totalPositions} positions${startPosition > 0 ? ` (startAtPosition ${startPosition} + ${positions} computed)` : ''}, more than the model's context of nCtx = ${nCtx} positions (n_positions in config.json); shorten the prompt.`,
       { expected: [batch, nCtx], actual: input.shape },
     );
   }

@@ -6,7 +6,7 @@ here). It prints JSON with the wall time and the values of each sweep; with --co
 also reports the largest difference to a `patchlens patch` JSON of the same prompts.
 
 Needs Debian's python3-torch and python3-numpy (/usr/bin/python3). Example:
-  /usr/bin/python3 packages/patching/bench/torch-baseline.py --model apps/demo/model \
+  /usr/bin/python3 packages/patching/bench/torch-baseline.py --model packages/ioi-model/model \
     --clean-ids 50256,2215,1757,... --corrupted-ids ... --answer 5335 --wrong 1757 --compare r.json
 """
 import argparse

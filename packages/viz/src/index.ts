@@ -2,7 +2,7 @@ export type { AttentionPatternInput, AttentionPatternsOptions } from './attentio
 export { attentionPatterns } from './attention-patterns.js';
 export type { AttributionScatterOptions, ScatterSeries } from './attribution-scatter.js';
 export { attributionScatter } from './attribution-scatter.js';
-export { NO_VALUE_COLOR } from './color-scale.js';
+export { NO_VALUE_COLOR, NORMALIZED_SCALE } from './color-scale.js';
 export type { ColoredTokensOptions } from './colored-tokens.js';
 export { coloredTokens } from './colored-tokens.js';
 export type { Figure, FigureKind, MountOptions } from './figure.js';
