@@ -57,7 +57,21 @@ describe('--model names', () => {
   });
 
   it('exits 2 with one line for a model name with an empty revision', async () => {
-    const result = await run(['patch', '--model', 'user/repo@', '--backend', 'cpu']);
+    const result = await run([
+      'patch',
+      '--model',
+      'user/repo@',
+      '--backend',
+      'cpu',
+      '--clean-ids',
+      '50256,1722,5335,290',
+      '--corrupted-ids',
+      '50256,1722,1757,290',
+      '--answer',
+      '5335',
+      '--wrong',
+      '1757',
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n').at(-1)).toMatch(/empty revision/);
   });
