@@ -56,7 +56,7 @@ async function isAvailable(preference: BackendPreference, name: BackendName): Pr
  * libtensorflow); `webgpu` (tfjs-backend-webgpu on Dawn, from the optional dependency `webgpu`)
  * when it finds a *hardware* adapter; `wasm`; `cpu` (when wasm fails to start). A software WebGPU
  * adapter (SwiftShader, llvmpipe, a fallback adapter) is used only when `webgpu` is asked for by
- * name; {@link activeWebGPUAdapter} says which adapter runs. Importing this module also registers
+ * name; `activeWebGPUAdapter()` (from `@patchlens/backends`) says which adapter runs. Importing this module also registers
  * tfjs's gradient functions (tfjs-core's own, bundled for Node), which `gradientsAtHooks` and attribution
  * patching need.
  *
