@@ -18,6 +18,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'activation patching sweeps (TransformerLens get_act_patch_*) -> JSON/CSV/Arrow + SVG',
     run: async (argv, io) => (await import('./patch-command.js')).patchCommand(argv, io),
   },
+  path: {
+    summary:
+      'path patching (IOI paper): sender heads -> receivers (heads q/k/v or logits) -> JSON/CSV + SVG',
+    run: async (argv, io) => (await import('./path-command.js')).pathCommand(argv, io),
+  },
   cache: {
     summary: 'run the model once and write its activations + logits to .safetensors',
     run: async (argv, io) => (await import('./cache-command.js')).cacheCommand(argv, io),

@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GPT2 } from '@patchlens/models-gpt2';
 import {
   logitDiff,
   normalizedMetric,
@@ -10,7 +9,6 @@ import {
   patchRunJson,
   preparePatching,
 } from '@patchlens/patching';
-import { TokenizationError } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   checkOutputFile,
@@ -20,123 +18,10 @@ import {
 } from './output-paths.js';
 import { PATCH_USAGE, type PatchArguments, parsePatchArguments } from './patch-options.js';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
+import { resolvePromptInputs } from './prompt-inputs.js';
 import { resultsArrow, resultsCSV } from './results-table.js';
-import { UsageError } from './usage-error.js';
 
 const quote = (text: string) => JSON.stringify(text);
-
-/**
- * Token id lists of the clean and corrupted prompts, checked against the model: equal lengths,
- * within the context (`n_positions`) and the vocabulary, and not all identical.
- */
-function promptTokens(
-  model: GPT2,
-  args: PatchArguments,
-): { clean: number[][]; corrupted: number[][] } {
-  const { prompts, prependBos } = args;
-  const [cleanFlag, corruptedFlag] =
-    prompts.kind === 'text' ? ['--clean', '--corrupted'] : ['--clean-ids', '--corrupted-ids'];
-  const encode = (prompt: string | number[]) => {
-    if (typeof prompt !== 'string') return prompt;
-    const tokens = model.toTokens(prompt, { prependBos });
-    try {
-      return Array.from(tokens.dataSync());
-    } finally {
-      tokens.dispose();
-    }
-  };
-  const show = (ids: number[]) => JSON.stringify(model.toStrTokens(ids));
-  const { nCtx, dVocab } = model.config;
-  const result = { clean: [] as number[][], corrupted: [] as number[][] };
-  prompts.clean.forEach((cleanPrompt, index) => {
-    const number = index + 1;
-    const cleanTokens = encode(cleanPrompt);
-    const corruptedTokens = encode(prompts.corrupted[index]!);
-    for (const [flag, tokens] of [
-      [cleanFlag, cleanTokens],
-      [corruptedFlag, corruptedTokens],
-    ] as const) {
-      const outside = tokens.find((id) => id >= dVocab);
-      if (outside !== undefined) {
-        throw new UsageError(
-          `patchlens patch: prompt ${number}'s ${flag} has token id ${outside}, but the model's vocabulary (vocab_size in config.json) has ids 0 to ${dVocab - 1}.`,
-        );
-      }
-      if (tokens.length > nCtx) {
-        throw new UsageError(
-          `patchlens patch: prompt ${number}'s ${flag} has ${tokens.length} tokens, more than the model's context of ${nCtx} positions (n_positions in config.json); shorten the prompt.`,
-        );
-      }
-      if (tokens.length === 0) {
-        throw new UsageError(
-          `patchlens patch: prompt ${number}'s ${flag} has no tokens; give some text (or drop --no-prepend-bos).`,
-        );
-      }
-    }
-    if (cleanTokens.length !== corruptedTokens.length) {
-      throw new UsageError(
-        `patchlens patch: prompt ${number} has ${cleanTokens.length} clean tokens ${show(cleanTokens)} but ${corruptedTokens.length} corrupted tokens ${show(corruptedTokens)}; clean and corrupted prompts must have the same number of tokens.`,
-      );
-    }
-    const first = result.clean[0];
-    if (first && first.length !== cleanTokens.length) {
-      throw new UsageError(
-        `patchlens patch: prompt 1 has ${first.length} tokens but prompt ${number} has ${cleanTokens.length} ${show(cleanTokens)}; every prompt of a batch must have the same number of tokens.`,
-      );
-    }
-    result.clean.push(cleanTokens);
-    result.corrupted.push(corruptedTokens);
-  });
-  const identical = result.clean.every((tokens, index) =>
-    tokens.every((id, position) => id === result.corrupted[index]![position]),
-  );
-  if (identical) {
-    throw new UsageError(
-      `patchlens patch: the clean and corrupted prompts are the same tokens, so patching cannot change anything; the corrupted prompt should differ where the answer is decided (e.g. swap the names).`,
-    );
-  }
-  return result;
-}
-
-/** `--answer`/`--wrong` values as token ids: decimal integers are ids, anything else must be one token. */
-function answerIds(model: GPT2, flag: string, values: readonly string[]): number[] {
-  return values.map((value) => {
-    if (/^\d+$/.test(value)) {
-      const id = Number(value);
-      if (id >= model.config.dVocab) {
-        throw new UsageError(
-          `patchlens patch: --${flag} ${value} is not a token id of the model (vocab_size ${model.config.dVocab}: ids 0 to ${model.config.dVocab - 1}).`,
-        );
-      }
-      return id;
-    }
-    try {
-      return model.toSingleToken(value);
-    } catch (error) {
-      if (error instanceof TokenizationError) {
-        throw new UsageError(`patchlens patch: --${flag} ${error.message}`, { cause: error });
-      }
-      throw error;
-    }
-  });
-}
-
-/** Throws when some prompt's answer and wrong token are the same (its logit difference is always 0). */
-function checkAnswersDiffer(
-  model: GPT2,
-  answers: readonly number[],
-  wrong: readonly number[],
-  batch: number,
-) {
-  for (let index = 0; index < batch; index++) {
-    const answer = answers[answers.length === 1 ? 0 : index]!;
-    if (answer === wrong[wrong.length === 1 ? 0 : index]) {
-      throw new UsageError(
-        `patchlens patch: --answer and --wrong are the same token (${quote(model.toStrTokens([answer])[0] ?? '')}, id ${answer})${batch > 1 ? ` for prompt ${index + 1}` : ''}, so the logit difference is 0 whatever is patched; --wrong should be the competing answer (e.g. the other name).`,
-      );
-    }
-  }
-}
 
 /**
  * `patchlens patch`: runs the chosen patching sweeps on a checkpoint and writes their results
@@ -166,11 +51,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
     processWeights: args.processWeights,
   });
   try {
-    const tokens = promptTokens(model, args);
-    const batch = tokens.clean.length;
-    const answers = answerIds(model, 'answer', args.answer);
-    const wrong = answerIds(model, 'wrong', args.wrong);
-    checkAnswersDiffer(model, answers, wrong, batch);
+    const { answers, wrong, ...tokens } = resolvePromptInputs('patch', model, args);
     const rawMetric = logitDiff({ answers, wrong });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');
     const corruptedTokens = tf.tensor2d(tokens.corrupted, undefined, 'int32');

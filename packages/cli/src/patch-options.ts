@@ -10,20 +10,19 @@ import {
   COMMON_OPTIONS,
   COMMON_USAGE,
   parseCommandLine,
-  parseIdList,
   requireModel,
 } from './command-line.js';
+import {
+  PROMPT_OPTIONS,
+  PROMPT_USAGE,
+  type PromptArguments,
+  parsePromptArguments,
+} from './prompt-inputs.js';
 import { UsageError } from './usage-error.js';
 
 const PATCH_OPTIONS = {
   ...COMMON_OPTIONS,
-  clean: { type: 'string', multiple: true },
-  corrupted: { type: 'string', multiple: true },
-  'clean-ids': { type: 'string', multiple: true },
-  'corrupted-ids': { type: 'string', multiple: true },
-  'no-prepend-bos': { type: 'boolean', default: false },
-  answer: { type: 'string', multiple: true },
-  wrong: { type: 'string', multiple: true },
+  ...PROMPT_OPTIONS,
   metric: { type: 'string', default: 'logit-diff' },
   patch: { type: 'string', multiple: true },
   engine: { type: 'string', default: 'fast' },
@@ -63,8 +62,7 @@ function wrappedNames(names: readonly string[], indent: string): string {
 
 /** Usage text of `patchlens patch`: every flag, sweep name and metric. */
 export const PATCH_USAGE = `patchlens patch --model M
-  (--clean TEXT --corrupted TEXT | --clean-ids 5,17,42 --corrupted-ids 5,17,43)   repeatable: one per prompt
-  [--no-prepend-bos] --answer TOKEN|ID --wrong TOKEN|ID   repeatable: one per prompt, or one for all
+${PROMPT_USAGE}
   [--metric logit-diff|normalized-logit-diff] [--patch all|NAME,NAME,...]   --patch repeatable (merged)
   [--engine fast|reference] [--out FILE.json|.csv|.arrow] [--svg DIR] [--svg-values normalized|raw]
 ${COMMON_USAGE}
@@ -85,17 +83,10 @@ Sweeps (--patch; names = TransformerLens get_act_patch_* without the prefix; def
 ${wrappedNames(PATCHING_FUNCTION_NAMES, '  ')}`;
 
 /** A checked `patchlens patch` command line: everything that can be known without the model. */
-export interface PatchArguments {
+export interface PatchArguments extends PromptArguments {
   readonly source: string;
   readonly backend: BackendPreference;
   readonly processWeights: boolean;
-  /** Prompts as text (tokenised with the model) or as parsed id lists. */
-  readonly prompts:
-    | { readonly kind: 'text'; readonly clean: string[]; readonly corrupted: string[] }
-    | { readonly kind: 'ids'; readonly clean: number[][]; readonly corrupted: number[][] };
-  readonly prependBos: boolean;
-  readonly answer: string[];
-  readonly wrong: string[];
   readonly metric: PatchMetricName;
   readonly names: PatchingFunctionName[];
   readonly engine: 'fast' | 'reference';
@@ -131,64 +122,6 @@ function sweepNames(values: readonly string[] | undefined): PatchingFunctionName
   }
 }
 
-function promptArguments(values: {
-  clean?: string[];
-  corrupted?: string[];
-  'clean-ids'?: string[];
-  'corrupted-ids'?: string[];
-}): PatchArguments['prompts'] {
-  const { clean, corrupted } = values;
-  const cleanIds = values['clean-ids'];
-  const corruptedIds = values['corrupted-ids'];
-  const usesText = clean !== undefined || corrupted !== undefined;
-  const usesIds = cleanIds !== undefined || corruptedIds !== undefined;
-  if (usesText === usesIds) {
-    throw new UsageError(
-      'patchlens patch: give the prompts either as text (--clean TEXT --corrupted TEXT) or as ids (--clean-ids 5,17 --corrupted-ids 5,18), not both and not neither.',
-    );
-  }
-  const cleanPrompts = usesText ? (clean ?? []) : (cleanIds ?? []);
-  const corruptedPrompts = usesText ? (corrupted ?? []) : (corruptedIds ?? []);
-  const [cleanFlag, corruptedFlag] = usesText
-    ? ['clean', 'corrupted']
-    : ['clean-ids', 'corrupted-ids'];
-  if (cleanPrompts.length !== corruptedPrompts.length) {
-    throw new UsageError(
-      `patchlens patch: got ${cleanPrompts.length} --${cleanFlag} and ${corruptedPrompts.length} --${corruptedFlag}; give one corrupted prompt per clean prompt.`,
-    );
-  }
-  if (usesText) {
-    [cleanPrompts, corruptedPrompts].forEach((prompts, side) => {
-      const index = prompts.findIndex((prompt) => prompt.length === 0);
-      if (index >= 0) {
-        throw new UsageError(
-          `patchlens patch: prompt ${index + 1}'s --${side === 0 ? cleanFlag : corruptedFlag} is empty; a prompt needs at least one token of text to patch.`,
-        );
-      }
-    });
-    return { kind: 'text', clean: cleanPrompts, corrupted: corruptedPrompts };
-  }
-  return {
-    kind: 'ids',
-    clean: cleanPrompts.map((list) => parseIdList(cleanFlag, list)),
-    corrupted: corruptedPrompts.map((list) => parseIdList(corruptedFlag, list)),
-  };
-}
-
-function answerArguments(flag: string, values: string[] | undefined, batch: number): string[] {
-  if (!values || values.length === 0) {
-    throw new UsageError(
-      `patchlens patch: --${flag} is required (a single-token text like " Mary", or a token id).`,
-    );
-  }
-  if (values.length !== 1 && values.length !== batch) {
-    throw new UsageError(
-      `patchlens patch: got ${values.length} --${flag} values for ${batch} prompts; give one for all prompts or one per prompt.`,
-    );
-  }
-  return values;
-}
-
 /**
  * Parses and checks a `patchlens patch` command line, everything that does not need the model.
  *
@@ -210,21 +143,11 @@ export function parsePatchArguments(argv: readonly string[]): PatchArguments | '
     throw new UsageError(`patchlens patch: --out "${out}" must end in .json, .csv or .arrow.`);
   }
   const names = sweepNames(values.patch);
-  const prompts = promptArguments(values);
-  if (prompts.clean.length === 0) {
-    throw new UsageError(
-      'patchlens patch: no prompts; give at least one --clean TEXT --corrupted TEXT pair (or --clean-ids/--corrupted-ids).',
-    );
-  }
-  const batch = prompts.clean.length;
   return {
     source,
     backend,
     processWeights: !values['no-process-weights'],
-    prompts,
-    prependBos: !values['no-prepend-bos'],
-    answer: answerArguments('answer', values.answer, batch),
-    wrong: answerArguments('wrong', values.wrong, batch),
+    ...parsePromptArguments('patch', values),
     metric,
     names,
     engine,

@@ -27,11 +27,21 @@ export interface GPT2ForwardOptions extends ForwardOptions {
    * sum them into `hook_attn_out` (default false: one matrix multiplication for all heads).
    */
   readonly useAttnResult?: boolean;
+  /**
+   * Give each head its own copy of the residual stream as query, key and value input
+   * (`hook_q_input` / `hook_k_input` / `hook_v_input`, `[batch, pos, head, dModel]`), each through
+   * its own LayerNorm, as TransformerLens's `use_split_qkv_input` (default false: memory). The same
+   * numbers as without it; `ln1.hook_scale` / `hook_normalized` then run once per input, per head.
+   */
+  readonly useSplitQkvInput?: boolean;
 }
 
 /** Hook names of one block, built once per layer index. */
 interface BlockHookNames {
   readonly residPre: HookName;
+  readonly qInput: HookName;
+  readonly kInput: HookName;
+  readonly vInput: HookName;
   readonly ln1Scale: HookName;
   readonly ln1Normalized: HookName;
   readonly q: HookName;
@@ -59,6 +69,9 @@ function blockHookNames(layer: number): BlockHookNames {
     const prefix = `blocks.${layer}.` as const;
     names = {
       residPre: `${prefix}hook_resid_pre`,
+      qInput: `${prefix}hook_q_input`,
+      kInput: `${prefix}hook_k_input`,
+      vInput: `${prefix}hook_v_input`,
       ln1Scale: `${prefix}ln1.hook_scale`,
       ln1Normalized: `${prefix}ln1.hook_normalized`,
       q: `${prefix}attn.hook_q`,
@@ -372,19 +385,19 @@ function checkIndices(
  * and bias (TransformerLens >= 3.0, PR #770; 2.x hooked the output after them) — then
  * `* w + b` for a full LayerNorm; a folded one (`LNPre`, `weights` null) stops at the hook.
  */
-function layerNorm(
-  x: tf.Tensor3D,
+function layerNorm<T extends tf.Tensor>(
+  x: T,
   weights: LayerNormWeights | null,
   eps: number,
   hooks: HookRunner,
   scaleName: HookName,
   normalizedName: HookName,
-): tf.Tensor3D {
-  const centered = tf.sub(x, tf.mean(x, -1, true)); // [B, P, D]
-  const variance = tf.mean(tf.square(centered), -1, true); // [B, P, 1]
-  const scale = hooks.run(scaleName, tf.sqrt(tf.add(variance, eps))); // [B, P, 1]
-  const normalized = hooks.run(normalizedName, tf.div<tf.Tensor3D>(centered, scale)); // [B, P, D]
-  return weights ? tf.add<tf.Tensor3D>(tf.mul(normalized, weights.w), weights.b) : normalized; // [B, P, D]
+): T {
+  const centered = tf.sub(x, tf.mean(x, -1, true)); // [B, P, (H,) D]
+  const variance = tf.mean(tf.square(centered), -1, true); // [B, P, (H,) 1]
+  const scale = hooks.run(scaleName, tf.sqrt(tf.add(variance, eps))); // [B, P, (H,) 1]
+  const normalized = hooks.run(normalizedName, tf.div<T>(centered, scale)); // [B, P, (H,) D]
+  return weights ? tf.add<T>(tf.mul(normalized, weights.w), weights.b) : normalized; // [B, P, (H,) D]
 }
 
 /** Backends whose tensors live in host memory, where reading token ids back costs nothing. */
@@ -427,6 +440,7 @@ interface BlockContext {
   readonly hooks: HookRunner;
   readonly mask: tf.Tensor2D;
   readonly useAttnResult: boolean;
+  readonly useSplitQkvInput: boolean;
   /** Keys/values of the positions before the computed ones, per block (with `startAtPosition`). */
   readonly pastKeyValues: readonly (PastKeyValue | undefined)[] | undefined;
 }
@@ -448,20 +462,56 @@ function withPast(past: tf.Tensor | undefined, current: tf.Tensor4D): tf.Tensor4
   return tf.concat([swapHeadAndPosition(past as tf.Tensor4D), current], 2); // [B, H, p + P, Dh]
 }
 
+/**
+ * The attention block's input after ln1: one `[B, P, D]` for every head, or (with
+ * `useSplitQkvInput`) a query, key and value input per head, `[B, P, H, D]` each.
+ */
+type AttentionInput = tf.Tensor3D | readonly [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+
+/** Queries, keys and values `[B, H, P, Dh]` each, from a shared input (one matmul for all heads). */
+function sharedProjections(x: tf.Tensor3D, block: GPT2BlockWeights, config: GPT2Config) {
+  const [B, P, D] = x.shape;
+  const { nHeads: H, dHead: Dh } = config;
+  const flat = tf.reshape(x, [B * P, D]); // [B*P, D]
+  const qkv = tf.add(tf.matMul(flat, block.W_QKV), block.b_QKV); // [B*P, 3*H*Dh]
+  const heads = tf.transpose(tf.reshape(qkv, [B, P, 3 * H, Dh]), [0, 2, 1, 3]); // [B, 3H, P, Dh]
+  return tf.split(heads, 3, 1) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]; // each [B, H, P, Dh]
+}
+
+/** Queries, keys and values `[B, H, P, Dh]` each, head h reading only its own input `[B, P, H, D]`. */
+function splitProjections(
+  inputs: readonly [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D],
+  block: GPT2BlockWeights,
+  config: GPT2Config,
+) {
+  const [B, P, H, D] = inputs[0].shape;
+  const Dh = config.dHead;
+  const W = tf.transpose(tf.reshape(block.W_QKV, [D, 3, H, Dh]), [1, 2, 0, 3]); // [3, H, D, Dh]
+  const b = tf.reshape(block.b_QKV, [3, H, 1, Dh]); // [3, H, 1, Dh]
+  return inputs.map((input, i) => {
+    const byHead = tf.transpose(tf.reshape(input, [B * P, H, D]), [1, 0, 2]); // [H, B*P, D]
+    const W_i = tf.squeeze(tf.slice(W, [i, 0, 0, 0], [1, H, D, Dh]), [0]); // [H, D, Dh]
+    const b_i = tf.squeeze(tf.slice(b, [i, 0, 0, 0], [1, H, 1, Dh]), [0]); // [H, 1, Dh]
+    const projected = tf.add(tf.matMul(byHead, W_i), b_i); // [H, B*P, Dh]
+    return tf.transpose(tf.reshape(projected, [H, B, P, Dh]), [1, 0, 2, 3]) as tf.Tensor4D; // [B, H, P, Dh]
+  }) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+}
+
 function attention(
-  x: tf.Tensor3D,
+  input: AttentionInput,
   layer: number,
   block: GPT2BlockWeights,
   names: BlockHookNames,
   context: BlockContext,
 ): tf.Tensor3D {
   const { hooks, config } = context;
-  const [B, P, D] = x.shape;
+  const [rawQ, rawK, rawV] =
+    input instanceof tf.Tensor
+      ? sharedProjections(input, block, config)
+      : splitProjections(input, block, config); // each [B, H, P, Dh]
+  const [B, , P] = rawQ.shape;
+  const D = config.dModel;
   const { nHeads: H, dHead: Dh } = config;
-  const flat = tf.reshape(x, [B * P, D]); // [B*P, D]
-  const qkv = tf.add(tf.matMul(flat, block.W_QKV), block.b_QKV); // [B*P, 3*H*Dh]
-  const heads = tf.transpose(tf.reshape(qkv, [B, P, 3 * H, Dh]), [0, 2, 1, 3]); // [B, 3H, P, Dh]
-  const [rawQ, rawK, rawV] = tf.split(heads, 3, 1) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]; // each [B, H, P, Dh]
   const q = hookHeads(hooks, names.q, rawQ);
   const past = context.pastKeyValues?.[layer];
   const k = withPast(past?.key, hookHeads(hooks, names.k, rawK)); // [B, H, Pk, Dh]
@@ -524,15 +574,19 @@ function transformerBlock(
   const { hooks, config } = context;
   const names = blockHookNames(layer);
   const residPre = hooks.run(names.residPre, residual);
-  const ln1 = layerNorm(
-    residPre,
-    block.ln1,
-    config.eps,
-    hooks,
-    names.ln1Scale,
-    names.ln1Normalized,
-  );
-  const attnOut = attention(ln1, layer, block, names, context);
+  const ln1 = <T extends tf.Tensor>(x: T) =>
+    layerNorm(x, block.ln1, config.eps, hooks, names.ln1Scale, names.ln1Normalized);
+  let attentionInput: AttentionInput;
+  if (context.useSplitQkvInput) {
+    const [B, P, D] = residPre.shape;
+    const perHead = tf.broadcastTo(tf.reshape(residPre, [B, P, 1, D]), [B, P, config.nHeads, D]); // [B, P, H, D]
+    attentionInput = [names.qInput, names.kInput, names.vInput].map((name) =>
+      ln1(hooks.run(name, perHead as tf.Tensor4D)),
+    ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  } else {
+    attentionInput = ln1(residPre);
+  }
+  const attnOut = attention(attentionInput, layer, block, names, context);
   const residMid = hooks.run(names.residMid, tf.add<tf.Tensor3D>(residPre, attnOut));
   const ln2 = layerNorm(
     residMid,
@@ -630,6 +684,7 @@ function unembed(
  *   `[batch, pos, dModel]` entering that block.
  * @param options.hooks - registry whose hooks run at each hook point (default none).
  * @param options.useAttnResult - compute `attn.hook_result` (default false).
+ * @param options.useSplitQkvInput - per-head query/key/value inputs `hook_{q,k,v}_input` (default false).
  * @param options.startAtLayer - start at this block (default 0; negative counts from the end).
  * @param options.stopAtLayer - stop before this block and return the residual stream entering it.
  * @param options.unembed - unembed only these positions (negative from the end) and/or token ids:
@@ -686,6 +741,7 @@ export function runForward(
       hooks,
       mask: causalMask(plan.positions, plan.startPosition),
       useAttnResult: options.useAttnResult ?? false,
+      useSplitQkvInput: options.useSplitQkvInput ?? false,
       pastKeyValues: plan.pastKeyValues,
     };
     for (let layer = plan.startAtLayer; layer < plan.stopAtLayer; layer++) {

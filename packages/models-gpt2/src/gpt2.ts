@@ -40,6 +40,12 @@ import { weightsFromHuggingFace } from './weight-mapping.js';
 export interface GPT2ModelOptions {
   /** Expose `attn.hook_result` (per-head outputs; costs memory and time). Default false, like TransformerLens. */
   readonly useAttnResult?: boolean;
+  /**
+   * Expose per-head query/key/value inputs `blocks.{L}.hook_q_input` / `hook_k_input` /
+   * `hook_v_input` `[batch, pos, head, dModel]` (TransformerLens's `use_split_qkv_input`; costs
+   * memory). Default false. The same numbers as without it.
+   */
+  readonly useSplitQkvInput?: boolean;
 }
 
 /**
@@ -161,6 +167,8 @@ export class GPT2 implements HookedModel<ActivationCache> {
   });
   /** Whether `attn.hook_result` exists and attn_out is summed from it. */
   readonly useAttnResult: boolean;
+  /** Whether each head has its own query/key/value input hook (`hook_q_input`, ...). */
+  readonly useSplitQkvInput: boolean;
   /** GPT-2's tokenizer (r50k_base). */
   readonly tokenizer = new GPT2Tokenizer();
   private disposed = false;
@@ -172,6 +180,7 @@ export class GPT2 implements HookedModel<ActivationCache> {
    * @param config - the config the weights follow.
    * @param weights - the weights; the model disposes them.
    * @param options.useAttnResult - expose `attn.hook_result` (default false).
+   * @param options.useSplitQkvInput - expose `hook_q_input` / `hook_k_input` / `hook_v_input` (default false).
    * @example
    * ```ts
    * const model = new GPT2(config, weightsFromHuggingFace(config, tensors));
@@ -186,8 +195,12 @@ export class GPT2 implements HookedModel<ActivationCache> {
     this.config = config;
     this.weights = weights;
     this.useAttnResult = options.useAttnResult ?? false;
+    this.useSplitQkvInput = options.useSplitQkvInput ?? false;
     this.hookNames = Object.freeze(
-      listHookNames(config.nLayers, { useAttnResult: this.useAttnResult }),
+      listHookNames(config.nLayers, {
+        useAttnResult: this.useAttnResult,
+        useSplitQkvInput: this.useSplitQkvInput,
+      }),
     );
     this.hooks = new HookRegistry(this.hookNames);
   }
@@ -304,7 +317,12 @@ export class GPT2 implements HookedModel<ActivationCache> {
       this.config,
       this.weights,
       input as tf.Tensor,
-      { ...options, hooks: this.hooks, useAttnResult: this.useAttnResult },
+      {
+        ...options,
+        hooks: this.hooks,
+        useAttnResult: this.useAttnResult,
+        useSplitQkvInput: this.useSplitQkvInput,
+      },
       plan,
     );
   }

@@ -17,6 +17,15 @@ export {
   getActPatchResidPre,
 } from './activation-patch-functions.js';
 export type {
+  DirectPathAllSourcesOptions,
+  DirectPathComponent,
+  DirectPathOptions,
+} from './direct-path-patching.js';
+export {
+  getActPatchDirectPath,
+  getActPatchDirectPathAllSources,
+} from './direct-path-patching.js';
+export type {
   ActivationPatchOptions,
   GenericActivationPatchOptions,
   PatchResultWithIndexTable,
@@ -65,6 +74,13 @@ export {
   PATCHING_FUNCTIONS,
   resolvePatchingNames,
 } from './patching-registry.js';
+export type {
+  HeadRef,
+  PathPatchOptions,
+  PathPatchResult,
+  ReceiverHead,
+} from './path-patching.js';
+export { pathPatch } from './path-patching.js';
 export type { PreparedPatching } from './prepare-patching.js';
 export { evaluateMetric, PATCHED_ACTIVATIONS, preparePatching } from './prepare-patching.js';
 export type { SweepOptions } from './run-patch-jobs.js';

@@ -12,6 +12,8 @@ export type { PatchHeatmapOptions } from './patch-heatmap.js';
 export { patchHeatmap } from './patch-heatmap.js';
 export type { PatchResultInput, PatchResultLike } from './patch-result.js';
 export { ATTENTION_HEAD_EVERY_LABELS, BLOCK_EVERY_LABELS } from './patch-result.js';
+export type { PathHeatmapOptions, PathHeatmapPanel } from './path-heatmap.js';
+export { pathHeatmap } from './path-heatmap.js';
 export { pearsonCorrelation } from './pearson-correlation.js';
 export { displayToken, tokenLabel } from './token-label.js';
 export { VizInputError } from './viz-input-error.js';

@@ -4,11 +4,13 @@ import {
   htmlReport,
   NORMALIZED_SCALE,
   patchHeatmap,
+  pathHeatmap,
   type ReportSection,
 } from '@patchlens/viz';
 import * as tf from '@tensorflow/tfjs-core';
 import type { IoiBatch } from '../ioi/ioi-batch.js';
 import { type BatchPatterns, circuitNote } from './demo-circuit.js';
+import { demoPaths } from './demo-paths.js';
 import { ioiPositionRoles, promptRolePositions, roleLabels } from './demo-roles.js';
 import { rankHeads } from './demo-summary.js';
 import type { NormalizedResult } from './demo-sweeps.js';
@@ -149,6 +151,18 @@ export async function demoReport(input: ReportInput): Promise<string> {
         title: `L${layer}H${head} attention on prompt 1`,
         maxTokenLength: 18,
       }),
+    });
+  }
+  if (heads) {
+    // receivers: the heads the head-output sweep ranks highest (layer > 0), and the logits
+    const receivers = rankHeads(heads)
+      .filter(({ layer }) => layer > 0)
+      .slice(0, 2);
+    const panels = await demoPaths(model, batch, receivers);
+    sections.push({
+      title: 'Which heads talk to which (path patching)',
+      caption: `Path patching (Wang et al. 2022): each head in turn is the sender; the clean run gets that head's output from the corrupted run while every other head keeps its clean output (MLPs recomputed), and only the receiver's inputs take the result. One panel per receiver: ${panels.map((panel) => panel.receiver).join(', ')}. Colour: (path-patched − clean) / (clean − corrupted): white = 0, the path carries nothing; red = −1, the path alone carries as much as corrupting the whole prompt. Heads at or after a receiver's layer cannot reach it and are exactly 0.`,
+      figure: pathHeatmap(panels),
     });
   }
   return htmlReport(sections, {

@@ -143,8 +143,15 @@ describe('the demo (smoke run: block_every and attn_head_out_all_pos on the bund
               .join(' '),
           ),
         );
-      expect(heatmapLegends.length).toBe(2);
+      // two sweeps and the path-patching figure
+      expect(heatmapLegends.length).toBe(3);
       for (const legend of heatmapLegends) expect(legend).toMatch(/^[−-]1 0 1$/);
+      // path patching: every head as a sender, to the top later-layer head(s) and to the logits
+      const paths = page.locator('section', { hasText: 'Which heads talk to which' });
+      expect(await paths.count()).toBe(1);
+      const panelTitles = await paths.locator('svg text').allTextContents();
+      expect(panelTitles).toContain('logits');
+      expect(panelTitles.some((title) => /^L1H\d \(q, k, v\)$/.test(title))).toBe(true);
       // each top head's attention drawn once, large, with its legend
       const attention = page.locator('figure[data-kind="attentionPatterns"]');
       expect(await attention.count()).toBe(3);
