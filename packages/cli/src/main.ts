@@ -27,6 +27,15 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'run the model once and write its activations + logits to .safetensors',
     run: async (argv, io) => (await import('./cache-command.js')).cacheCommand(argv, io),
   },
+  attribute: {
+    summary: 'attribution patching: every sweep estimated from one backward pass (+ --with-exact)',
+    run: async (argv, io) => (await import('./attribute-command.js')).attributeCommand(argv, io),
+  },
+  analyze: {
+    summary:
+      'logit lens by layer, per-head and per-component direct logit attribution -> JSON + SVG',
+    run: async (argv, io) => (await import('./analyze-command.js')).analyzeCommand(argv, io),
+  },
 };
 
 const HELP_WORDS = new Set(['--help', '-h', 'help']);

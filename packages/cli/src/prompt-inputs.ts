@@ -236,7 +236,7 @@ function promptTokens(
 }
 
 /** `--answer`/`--wrong` values as token ids: decimal integers are ids, anything else must be one token. */
-function answerIds(
+export function answerIds(
   command: string,
   model: GPT2,
   flag: string,

@@ -1,5 +1,6 @@
 import { type ActivationCache, captureActivations } from '@patchlens/activation-cache';
 import {
+  type AnalysisWeights,
   type ForwardOptions,
   type HookedModel,
   type HookName,
@@ -165,6 +166,19 @@ export class GPT2 implements HookedModel<ActivationCache> {
     selectiveUnembed: true,
     startAtPosition: true,
   });
+  /** The unembedding, final LayerNorm and W_O/b_O, for the cache's residual-stream analysis (owned by the model). */
+  get analysisWeights(): AnalysisWeights {
+    const { weights, config } = this;
+    return {
+      normalizationType: config.normalizationType,
+      eps: config.eps,
+      lnFinal: weights.ln_final,
+      W_U: weights.W_U,
+      b_U: weights.b_U,
+      W_O: weights.blocks.map((block) => block.W_O),
+      b_O: weights.blocks.map((block) => block.b_O),
+    };
+  }
   /** Whether `attn.hook_result` exists and attn_out is summed from it. */
   readonly useAttnResult: boolean;
   /** Whether each head has its own query/key/value input hook (`hook_q_input`, ...). */
@@ -362,8 +376,11 @@ export class GPT2 implements HookedModel<ActivationCache> {
   ): { logits: tf.Tensor; cache: ActivationCache } {
     this.assertAlive('runWithCache');
     const { namesFilter, ...forwardOptions } = options;
-    const { result, cache } = captureActivations(this.hooks, namesFilter, () =>
-      this.forward(input, forwardOptions),
+    const { result, cache } = captureActivations(
+      this.hooks,
+      namesFilter,
+      () => this.forward(input, forwardOptions),
+      { model: this },
     );
     return { logits: result, cache };
   }

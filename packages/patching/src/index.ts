@@ -16,6 +16,8 @@ export {
   getActPatchResidMid,
   getActPatchResidPre,
 } from './activation-patch-functions.js';
+export type { AttributionPatchOptions, AttributionPatchResult } from './attribution-patch.js';
+export { attributionPatch, resolveAttributionKinds } from './attribution-patch.js';
 export type {
   DirectPathAllSourcesOptions,
   DirectPathComponent,
@@ -90,3 +92,5 @@ export {
   getActPatchAttnHeadByPosEvery,
   getActPatchBlockEvery,
 } from './stacked-patch-functions.js';
+export type { StackedSweepName, StackedSweepSpec, SweepName, SweepSpec } from './sweeps.js';
+export { STACKED_SWEEPS, SWEEP_NAMES, SWEEPS } from './sweeps.js';

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { IoiBatch } from '../ioi/ioi-batch.js';
 import { type BatchPatterns, circuitNote } from './demo-circuit.js';
 import { demoPaths } from './demo-paths.js';
+import { residualStreamSections } from './demo-residual-sections.js';
 import { ioiPositionRoles, promptRolePositions, roleLabels } from './demo-roles.js';
 import { rankHeads } from './demo-summary.js';
 import type { NormalizedResult } from './demo-sweeps.js';
@@ -165,6 +166,7 @@ export async function demoReport(input: ReportInput): Promise<string> {
       figure: pathHeatmap(panels),
     });
   }
+  sections.push(...(await residualStreamSections(model, batch)));
   return htmlReport(sections, {
     title: `PatchLens: activation patching on ${input.modelName}`,
     description: 'Every figure is static SVG; the file needs no network access.',

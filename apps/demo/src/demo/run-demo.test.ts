@@ -146,6 +146,9 @@ describe('the demo (smoke run: block_every and attn_head_out_all_pos on the bund
       // two sweeps and the path-patching figure
       expect(heatmapLegends.length).toBe(3);
       for (const legend of heatmapLegends) expect(legend).toMatch(/^[−-]1 0 1$/);
+      // the residual-stream sections: the logit lens and the per-head direct logit attribution
+      expect(await page.locator('figure[data-kind="logitLensChart"]').count()).toBe(1);
+      expect(await page.locator('figure[data-kind="headAttributionHeatmap"]').count()).toBe(1);
       // path patching: every head as a sender, to the top later-layer head(s) and to the logits
       const paths = page.locator('section', { hasText: 'Which heads talk to which' });
       expect(await paths.count()).toBe(1);
