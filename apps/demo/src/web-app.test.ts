@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { initNodeBackend } from '@patchlens/backends/node';
 import { ioiModelFolder } from '@patchlens/ioi-model/node';
 import { randomGPT2CheckpointFiles } from '@patchlens/models-gpt2';
@@ -272,5 +273,44 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
       ).toBe(0);
       await page.screenshot({ path: ERROR_SCREENSHOT, fullPage: true });
     }, 30_000);
+
+    it('loads a picked GPT-NeoX (Pythia) folder with tokenizer.json on the shared decoder', async () => {
+      const folder = join(workDir, 'pythia');
+      await mkdir(folder);
+      const checkpoint = fileURLToPath(
+        new URL(
+          '../../../packages/models-neox/test/fixtures/transformerlens/neox/checkpoint/',
+          import.meta.url,
+        ),
+      );
+      for (const name of ['config.json', 'model.safetensors']) {
+        await writeFile(join(folder, name), await readFile(join(checkpoint, name)));
+      }
+      await writeFile(
+        join(folder, 'tokenizer.json'),
+        await readFile(
+          fileURLToPath(
+            new URL(
+              '../../../packages/decoder/test/fixtures/byte-level-bpe.tokenizer.json',
+              import.meta.url,
+            ),
+          ),
+        ),
+      );
+      await page.locator('#checkpoint-folder').setInputFiles(folder);
+      await page.waitForFunction(
+        () =>
+          /ready|error/.test(
+            document.querySelector<HTMLElement>('#model-status')!.dataset['state']!,
+          ),
+        undefined,
+        { timeout: 30_000 },
+      );
+      const modelStatus = page.locator('#model-status');
+      expect(await modelStatus.getAttribute('data-state'), await modelStatus.innerText()).toBe(
+        'ready',
+      );
+      expect(await modelStatus.innerText()).toContain('2 layers, 4 heads, dModel 32, 300 tokens');
+    }, 60_000);
   },
 );

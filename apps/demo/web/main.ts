@@ -148,7 +148,7 @@ async function run(): Promise<void> {
   let batch: ReturnType<typeof promptBatchFromText>;
   try {
     if (sweeps.length === 0) throw new Error('Tick at least one sweep.');
-    batch = promptBatchFromText(loaded.model.tokenizer, {
+    batch = promptBatchFromText(loaded.tokenizer, {
       clean: ui.clean.value,
       corrupted: ui.corrupted.value,
       answers: ui.answers.value,
@@ -240,7 +240,7 @@ function wireEvents(): void {
     if (!loaded) return;
     try {
       const count = Math.max(1, Math.min(64, Math.round(ui.ioiCount.valueAsNumber || 8)));
-      const tokenizer = loaded.model.tokenizer;
+      const tokenizer = loaded.tokenizer;
       setPromptText(
         ioiBatchText(
           loaded.bundled ? heldOutIoiBatch(tokenizer, count) : transformerLensIoiBatch(tokenizer),

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { logitLens } from '@patchlens/activation-cache';
-import type { GPT2 } from '@patchlens/models-gpt2';
+import { GPT2 } from '@patchlens/models-gpt2';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   backendPreference,
@@ -164,10 +164,17 @@ export async function analyzeCommand(argv: readonly string[], io: CommandIO): Pr
     ]);
   }
   const { loadModel } = await import('./load-model.js');
-  const { backend: backendName, model } = await loadModel(io, source, {
+  const { backend: backendName, model: loaded } = await loadModel(io, source, {
     backend,
     processWeights: !values['no-process-weights'],
   });
+  if (!(loaded instanceof GPT2)) {
+    loaded.dispose();
+    throw new UsageError(
+      `patchlens analyze: the residual-stream analysis (logit lens, head attribution) supports GPT-2 checkpoints; ${loaded.config.originalArchitecture} (RMSNorm / rotary / parallel blocks) is not supported yet. patchlens cache and patch work with it.`,
+    );
+  }
+  const model = loaded;
   try {
     const prompts = promptIds(model, values, !values['no-prepend-bos']);
     const batch = prompts.length;

@@ -151,6 +151,16 @@ export async function attributeCommand(argv: readonly string[], io: CommandIO): 
     processWeights: args.processWeights,
   });
   try {
+    // A parallel block (GPT-NeoX) has no resid_mid: `--kinds all` leaves it out, naming it is an error.
+    let kinds = args.kinds;
+    if (!model.hookNames.includes('blocks.0.hook_resid_mid') && kinds.includes('resid_mid')) {
+      if (kinds.length !== SWEEP_NAMES.length) {
+        throw new UsageError(
+          'patchlens attribute: --kinds resid_mid does not apply to this model: its attention and MLP run in parallel on resid_pre, so there is no resid_mid; use resid_pre, attn_out or mlp_out.',
+        );
+      }
+      kinds = kinds.filter((kind) => kind !== 'resid_mid');
+    }
     const { answers, wrong, ...tokens } = resolvePromptInputs('attribute', model, args);
     const rawMetric = logitDiff({ answers, wrong });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');
@@ -159,19 +169,19 @@ export async function attributeCommand(argv: readonly string[], io: CommandIO): 
       using prepared = await preparePatching(model, cleanTokens, corruptedTokens, rawMetric);
       const metric =
         args.metric === 'normalized-logit-diff' ? normalizedMetric(rawMetric, prepared) : rawMetric;
-      io.stderr.write(`attribution: ${args.kinds.length} kinds, one backward pass\n`);
+      io.stderr.write(`attribution: ${kinds.length} kinds, one backward pass\n`);
       const { results, corrupted } = await attributionPatch(
         model,
         cleanTokens,
         corruptedTokens,
         metric,
-        { kinds: args.kinds },
+        { kinds: kinds },
       );
       const exact: Record<string, PatchResult> = {};
       const correlations: Record<string, number> = {};
       if (args.withExact) {
         const { pearsonCorrelation } = await import('@patchlens/viz');
-        for (const kind of args.kinds) {
+        for (const kind of kinds) {
           const result = await PATCHING_FUNCTIONS[kind](
             model,
             corruptedTokens,

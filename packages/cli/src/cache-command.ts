@@ -105,7 +105,7 @@ export async function cacheCommand(argv: readonly string[], io: CommandIO): Prom
   try {
     const tokens =
       ids === undefined
-        ? model.toTokens(values.text ?? [], { prependBos: !values['no-prepend-bos'] })
+        ? model.toTokens(values.text ?? [], values['no-prepend-bos'] ? { prependBos: false } : {})
         : tf.tensor2d(ids, undefined, 'int32');
     try {
       const positions = tokens.shape[1]!;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   logitDiff,
   normalizedMetric,
+  PATCHING_FUNCTION_NAMES,
   PATCHING_FUNCTIONS,
   type PatchResult,
   type PatchRun,
@@ -18,8 +19,9 @@ import {
 } from './output-paths.js';
 import { PATCH_USAGE, type PatchArguments, parsePatchArguments } from './patch-options.js';
 import { type CommandIO, progressReporter } from './progress-reporter.js';
-import { resolvePromptInputs } from './prompt-inputs.js';
+import { resolvePromptInputs, tokenLabels } from './prompt-inputs.js';
 import { resultsArrow, resultsCSV } from './results-table.js';
+import { UsageError } from './usage-error.js';
 
 const quote = (text: string) => JSON.stringify(text);
 
@@ -51,6 +53,16 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
     processWeights: args.processWeights,
   });
   try {
+    // A parallel block (GPT-NeoX) has no resid_mid: `--patch all` leaves that sweep out, naming it is an error.
+    let names = args.names;
+    if (!model.hookNames.includes('blocks.0.hook_resid_mid') && names.includes('resid_mid')) {
+      if (names.length !== PATCHING_FUNCTION_NAMES.length) {
+        throw new UsageError(
+          'patchlens patch: --patch resid_mid does not apply to this model: its attention and MLP run in parallel on resid_pre, so there is no resid_mid (TransformerLens raises KeyError too); use resid_pre, attn_out or mlp_out.',
+        );
+      }
+      names = names.filter((name) => name !== 'resid_mid');
+    }
     const { answers, wrong, ...tokens } = resolvePromptInputs('patch', model, args);
     const rawMetric = logitDiff({ answers, wrong });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');
@@ -60,7 +72,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
       const metric =
         args.metric === 'normalized-logit-diff' ? normalizedMetric(rawMetric, prepared) : rawMetric;
       const results: Record<string, PatchResult> = {};
-      for (const name of args.names) {
+      for (const name of names) {
         const sweep = PATCHING_FUNCTIONS[name];
         results[name] = await sweep(model, corruptedTokens, prepared.cleanCache, metric, {
           engine: args.engine,
@@ -74,7 +86,7 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
         metric: { name: args.metric, clean: prepared.clean, corrupted: prepared.corrupted },
         results,
       };
-      const tokenStrings = model.toStrTokens(tokens.clean[0]!);
+      const tokenStrings = tokenLabels(model, tokens.clean[0]!);
       await writeResults(io, args, run, tokenStrings);
       if (args.svg !== undefined) {
         await writeHeatmaps(io, args, run, tokenStrings);

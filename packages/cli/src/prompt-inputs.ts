@@ -1,6 +1,6 @@
-import type { GPT2 } from '@patchlens/models-gpt2';
 import { TokenizationError } from '@patchlens/tensor-hooks';
 import { type OptionTable, parseIdList } from './command-line.js';
+import type { CliModel } from './load-model.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -30,7 +30,8 @@ export interface PromptArguments {
   readonly prompts:
     | { readonly kind: 'text'; readonly clean: string[]; readonly corrupted: string[] }
     | { readonly kind: 'ids'; readonly clean: number[][]; readonly corrupted: number[][] };
-  readonly prependBos: boolean;
+  /** False with --no-prepend-bos; unset: the model's default (TransformerLens default_prepend_bos: false for Pythia). */
+  readonly prependBos: boolean | undefined;
   readonly answer: string[];
   readonly wrong: string[];
 }
@@ -44,6 +45,16 @@ export interface PromptInputs {
 }
 
 const quote = (text: string) => JSON.stringify(text);
+
+/** Each token's text, or its id when the model has no tokenizer (a folder without tokenizer.json). */
+export function tokenLabels(model: CliModel, ids: readonly number[]): string[] {
+  try {
+    return model.toStrTokens([...ids]);
+  } catch (error) {
+    if (!TokenizationError.isInstance(error)) throw error;
+    return ids.map(String);
+  }
+}
 
 /**
  * Parses the {@link PROMPT_OPTIONS} of a command line.
@@ -71,7 +82,7 @@ export function parsePromptArguments(
   const batch = prompts.clean.length;
   return {
     prompts,
-    prependBos: !values['no-prepend-bos'],
+    prependBos: values['no-prepend-bos'] ? false : undefined,
     answer: answerArguments(command, 'answer', values.answer, batch),
     wrong: answerArguments(command, 'wrong', values.wrong, batch),
   };
@@ -85,7 +96,7 @@ export function parsePromptArguments(
  */
 export function resolvePromptInputs(
   command: string,
-  model: GPT2,
+  model: CliModel,
   args: PromptArguments,
 ): PromptInputs {
   const tokens = promptTokens(command, model, args);
@@ -167,7 +178,7 @@ function answerArguments(
  */
 function promptTokens(
   command: string,
-  model: GPT2,
+  model: CliModel,
   args: PromptArguments,
 ): { clean: number[][]; corrupted: number[][] } {
   const { prompts, prependBos } = args;
@@ -182,7 +193,7 @@ function promptTokens(
       tokens.dispose();
     }
   };
-  const show = (ids: number[]) => JSON.stringify(model.toStrTokens(ids));
+  const show = (ids: number[]) => JSON.stringify(tokenLabels(model, ids));
   const { nCtx, dVocab } = model.config;
   const result = { clean: [] as number[][], corrupted: [] as number[][] };
   prompts.clean.forEach((cleanPrompt, index) => {
@@ -238,7 +249,7 @@ function promptTokens(
 /** `--answer`/`--wrong` values as token ids: decimal integers are ids, anything else must be one token. */
 export function answerIds(
   command: string,
-  model: GPT2,
+  model: CliModel,
   flag: string,
   values: readonly string[],
 ): number[] {
@@ -266,7 +277,7 @@ export function answerIds(
 /** Throws when some prompt's answer and wrong token are the same (its logit difference is always 0). */
 function checkAnswersDiffer(
   command: string,
-  model: GPT2,
+  model: CliModel,
   answers: readonly number[],
   wrong: readonly number[],
   batch: number,
@@ -275,7 +286,7 @@ function checkAnswersDiffer(
     const answer = answers[answers.length === 1 ? 0 : index]!;
     if (answer === wrong[wrong.length === 1 ? 0 : index]) {
       throw new UsageError(
-        `patchlens ${command}: --answer and --wrong are the same token (${quote(model.toStrTokens([answer])[0] ?? '')}, id ${answer})${batch > 1 ? ` for prompt ${index + 1}` : ''}, so the logit difference is 0 whatever is patched; --wrong should be the competing answer (e.g. the other name).`,
+        `patchlens ${command}: --answer and --wrong are the same token (${quote(tokenLabels(model, [answer])[0] ?? '')}, id ${answer})${batch > 1 ? ` for prompt ${index + 1}` : ''}, so the logit difference is 0 whatever is patched; --wrong should be the competing answer (e.g. the other name).`,
       );
     }
   }

@@ -28,7 +28,10 @@ export type BlockHookSuffix =
   | 'attn.hook_attn_scores'
   | 'attn.hook_pattern'
   | 'attn.hook_result'
+  | 'attn.hook_rot_q'
+  | 'attn.hook_rot_k'
   | 'mlp.hook_pre'
+  | 'mlp.hook_pre_linear'
   | 'mlp.hook_post';
 
 /**
@@ -71,8 +74,10 @@ export type GlobalHookName =
 export type HookName = GlobalHookName | BlockHookName;
 
 /**
- * The block hook suffixes in the order a forward pass reaches them (`attn.hook_result` and the
- * split query/key/value inputs included).
+ * The GPT-2 block hook suffixes in the order a forward pass reaches them (`attn.hook_result` and
+ * the split query/key/value inputs included). Rotary (`attn.hook_rot_q`/`hook_rot_k`) and
+ * gated-MLP (`mlp.hook_pre_linear`) hook points exist only in models that have them
+ * (`@patchlens/decoder` lists its own).
  *
  * @example
  * ```ts

@@ -49,6 +49,8 @@ export interface UnembedSelection {
 /**
  * One block's keys and values for the positions before `startAtPosition`, in the hook layout of
  * `attn.hook_k` / `attn.hook_v`: `[batch, positions, keyValueHeads, dHead]` (after any hooks there).
+ * With rotary positions these are the keys *before* rotation (`hook_k`, not `hook_rot_k`): the
+ * model rotates them with their absolute positions 0..p-1.
  *
  * @example
  * ```ts
