@@ -2,9 +2,12 @@
 // tarballs. It must pull no Node built-in out of any @patchlens/* package.
 import { ActivationCache } from '@patchlens/activation-cache';
 import { initBrowserBackend } from '@patchlens/backends/browser';
+import { loadDecoder } from '@patchlens/decoder';
 import { PatchLensError } from '@patchlens/errors';
 import { IOI_MODEL_FILES } from '@patchlens/ioi-model';
 import { GPT2 } from '@patchlens/models-gpt2';
+import { LLAMA_FAMILY } from '@patchlens/models-llama';
+import { NEOX_FAMILY } from '@patchlens/models-neox';
 import {
   getActPatchAttnHeadOutAllPos,
   getActPatchResidPre,
@@ -15,6 +18,11 @@ import {
 import { readSafetensors } from '@patchlens/safetensors';
 import { HookRegistry } from '@patchlens/tensor-hooks';
 import { patchHeatmap } from '@patchlens/viz';
+
+/** A Llama-architecture or GPT-NeoX folder URL, on the shared decoder. */
+export function loadOtherFamily(url) {
+  return loadDecoder(url, [LLAMA_FAMILY, NEOX_FAMILY]);
+}
 
 export async function run(element, modelUrl = './model/') {
   try {
