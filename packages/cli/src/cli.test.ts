@@ -354,7 +354,8 @@ const BAD_INPUTS: readonly {
   {
     label: 'unknown command',
     argv: () => ['train'],
-    message: /^patchlens: unknown command "train"; the commands are patch, path, cache, attribute, analyze \(patchlens --help\)/,
+    message:
+      /^patchlens: unknown command "train"; the commands are patch, path, cache, attribute, analyze \(patchlens --help\)/,
     beforeModel: true,
   },
   {
