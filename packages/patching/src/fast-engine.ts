@@ -12,6 +12,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { type EngineContext, type PatchJob, throwIfAborted } from './patch-job.js';
 import { isCoordinatePatchSetter } from './patch-setters.js';
+import { metricRecipe } from './patching-metric.js';
 import { executePasses } from './sweep-executor.js';
 import { bytesPerReplica, type PatchFacts, planSweep, type SweepPlan } from './sweep-plan.js';
 import { corruptedMetricValue, unchangedPatches } from './unchanged-patches.js';
@@ -103,6 +104,52 @@ function firstReadPosition(context: EngineContext, positions: number): number | 
   return Math.min(
     ...readPositions.map((position) => (position < 0 ? position + positions : position)),
   );
+}
+
+type WorkerThreads = typeof import('./node/worker-threads.js');
+
+/** The Node worker-thread module, or undefined outside Node (browsers run on the calling thread). */
+async function loadWorkerThreads(): Promise<WorkerThreads | undefined> {
+  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions
+    ?.node;
+  if (node === undefined) return undefined;
+  const specifier = './node/worker-threads.js'; // not a literal: browser bundles leave it out
+  return (await import(/* @vite-ignore */ specifier)) as WorkerThreads;
+}
+
+/**
+ * True when worker threads can build the same sweep: the model can be copied, every setter is
+ * data, no hook is attached (hooks cannot be copied), and the backend runs in a worker.
+ */
+function canCopy(context: EngineContext, jobs: readonly PatchJob[]): boolean {
+  return (
+    typeof context.model.workerSource === 'function' &&
+    jobs.every((job) => isCoordinatePatchSetter(job.setter)) &&
+    !hasUserHooks(context) &&
+    ['wasm', 'cpu'].includes(tf.getBackend())
+  );
+}
+
+/** Workers to plan for: the option, or one per core limited by the free memory. */
+function workerCount(
+  context: EngineContext,
+  options: FastEngineOptions,
+  threads: WorkerThreads,
+): number {
+  if (typeof options.workers === 'number') return options.workers;
+  let cleanBytes = 0;
+  for (const tensor of context.clean.values()) cleanBytes += 4 * tensor.size;
+  const perWorker = modelBytes(context.model.config) + cleanBytes + options.memoryBudgetBytes;
+  return Math.min(threads.coreCount(), threads.workersThatFit(perWorker));
+}
+
+/** Seconds one thread needs for the plan's passes at about 10 GFLOP/s (weights' multiply-adds). */
+function estimatedSeconds(context: EngineContext, plan: SweepPlan): number {
+  const { dModel, dMlp } = context.model.config;
+  const batch = context.corruptedTokens.shape[0]!;
+  const flopsPerRow = 2 * (4 * dModel * dModel + 2 * dModel * dMlp);
+  const rows = plan.passes.reduce((sum, pass) => sum + pass.cost, 0) * batch;
+  return (rows * flopsPerRow) / 1e10;
 }
 
 /** Options of {@link runFastEngine}. */
@@ -201,12 +248,24 @@ export async function runFastEngine(
   throwIfAborted(functionName, signal, 0, jobs.length);
   // skipping needs the corrupted activations as the patch hook sees them: no other hook attached
   const canSkip = !hasUserHooks(context) && jobs.some((job) => isCoordinatePatchSetter(job.setter));
-  const plan = planFastSweep(
-    context,
-    jobs,
-    canSkip ? unchangedPatches(context, jobs) : [],
-    options,
-  );
+  const unchanged = canSkip ? unchangedPatches(context, jobs) : [];
+  const recipe = metricRecipe(context.metric);
+  const threads =
+    options.workers !== 1 && recipe !== undefined && canCopy(context, jobs)
+      ? await loadWorkerThreads()
+      : undefined;
+  let plan = planFastSweep(context, jobs, unchanged, {
+    ...options,
+    workers: threads ? workerCount(context, options, threads) : 1,
+  });
+  if (
+    options.workers === 'auto' &&
+    plan.workerPasses.length > 1 &&
+    estimatedSeconds(context, plan) < 1
+  ) {
+    // too little work to pay for starting threads and copying the model
+    plan = planFastSweep(context, jobs, unchanged, { ...options, workers: 1 });
+  }
   let done = 0;
   if (plan.skipped.length > 0) {
     const value = await corruptedMetricValue(context, jobs[plan.skipped[0]!.patch]!);
@@ -222,13 +281,10 @@ export async function runFastEngine(
     done += patches.length;
     context.progress(done);
   };
-  await executePasses(
-    context,
-    jobs,
-    plan,
-    plan.passes.map((_, index) => index),
-    onPass,
-    () => done,
-  );
+  if (plan.workerPasses.length > 1) {
+    await threads!.runOnWorkers(context, jobs, plan, recipe!, onPass, () => done);
+  } else {
+    await executePasses(context, jobs, plan, plan.workerPasses[0] ?? [], onPass, () => done);
+  }
   throwIfAborted(functionName, signal, jobs.length, jobs.length);
 }
