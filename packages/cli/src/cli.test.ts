@@ -255,6 +255,36 @@ describe('patchlens patch', () => {
       /--metric "kl"/,
     ],
     [['--bogus'], /bogus/],
+    [
+      [
+        '--clean-ids',
+        '1,2',
+        '--corrupted-ids',
+        '1,3',
+        '--answer',
+        '1',
+        '--wrong',
+        '2',
+        '--workers',
+        '0',
+      ],
+      /--workers "0" is not a positive integer or auto/,
+    ],
+    [
+      [
+        '--clean-ids',
+        '1,2',
+        '--corrupted-ids',
+        '1,3',
+        '--answer',
+        '1',
+        '--wrong',
+        '2',
+        '--memory-budget',
+        '0.0001',
+      ],
+      /memory budget is 0 MiB; raise memoryBudgetBytes \(--memory-budget\)/,
+    ],
   ])('exits 2 with one clear line for bad input %#', async (extra, message) => {
     const before = tf.memory().numTensors;
     const { code, stderr } = await run([...base(), ...extra]);

@@ -40,6 +40,8 @@ const PATCH_OPTIONS = {
   metric: { type: 'string', default: 'logit-diff' },
   patch: { type: 'string', default: 'all' },
   engine: { type: 'string', default: 'fast' },
+  workers: { type: 'string', default: 'auto' },
+  'memory-budget': { type: 'string' },
   out: { type: 'string' },
   svg: { type: 'string' },
 } as const;
@@ -49,7 +51,7 @@ export const PATCH_USAGE = `patchlens patch --model M
   (--clean TEXT --corrupted TEXT | --clean-ids 5,17,42 --corrupted-ids 5,17,43)   repeatable: one per prompt
   [--no-prepend-bos] --answer TOKEN|ID --wrong TOKEN|ID   repeatable: one per prompt, or one for all
   [--metric logit-diff|normalized-logit-diff] [--patch all|resid_pre,attn_head_out_by_pos,...]
-  [--engine fast|reference] [--out FILE.json|.csv|.arrow] [--svg DIR]
+  [--engine fast|reference] [--workers N|auto] [--memory-budget MIB] [--out FILE.json|.csv|.arrow] [--svg DIR]
   [--backend auto|tensorflow|wasm|cpu] [--no-process-weights]`;
 
 const METRICS = ['logit-diff', 'normalized-logit-diff'] as const;
@@ -140,6 +142,30 @@ function answerIds(
   });
 }
 
+/** `--workers N|auto`: fast-engine worker threads (auto: one per core, limited by memory). */
+function workerOption(value: string): number | 'auto' {
+  if (value === 'auto') return value;
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < 1) {
+    throw new UsageError(
+      `patchlens patch: --workers "${value}" is not a positive integer or auto (one per core, limited by memory).`,
+    );
+  }
+  return count;
+}
+
+/** `--memory-budget MIB`: memory one worker's batched passes may use, in MiB. */
+function memoryBudgetOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const mebibytes = Number(value);
+  if (!(mebibytes > 0) || !Number.isFinite(mebibytes)) {
+    throw new UsageError(
+      `patchlens patch: --memory-budget "${value}" is not a positive number of MiB (default 256).`,
+    );
+  }
+  return mebibytes * 2 ** 20;
+}
+
 function outputFormat(out: string | undefined): string {
   if (out === undefined) return '.json';
   const extension = extname(out).toLowerCase();
@@ -172,6 +198,8 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
     );
   }
   const engine = values.engine;
+  const workers = workerOption(values.workers);
+  const memoryBudgetBytes = memoryBudgetOption(values['memory-budget']);
   const format = outputFormat(values.out);
   let names: PatchingFunctionName[];
   try {
@@ -217,6 +245,8 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
         const sweep = PATCHING_FUNCTIONS[name];
         results[name] = await sweep(model, corruptedTokens, prepared.cleanCache, metric, {
           engine,
+          workers,
+          ...(memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes }),
           onProgress: progressReporter(io, name),
         });
       }

@@ -266,6 +266,7 @@ export async function runFastEngine(
     // too little work to pay for starting threads and copying the model
     plan = planFastSweep(context, jobs, unchanged, { ...options, workers: 1 });
   }
+  context.progress(0); // planned: the sweep fits and starts
   let done = 0;
   if (plan.skipped.length > 0) {
     const value = await corruptedMetricValue(context, jobs[plan.skipped[0]!.patch]!);

@@ -206,7 +206,8 @@ export async function runPatchJobs(
     signal: options.signal,
     progress: (done) => options.onProgress?.(done, total),
   };
-  options.onProgress?.(0, total);
-  if (engine === 'reference') await runReferenceEngine(context, jobs, output);
-  else await runFastEngine(context, jobs, output, { batchSize, memoryBudgetBytes, workers });
+  if (engine === 'reference') {
+    context.progress(0);
+    await runReferenceEngine(context, jobs, output);
+  } else await runFastEngine(context, jobs, output, { batchSize, memoryBudgetBytes, workers });
 }
