@@ -83,6 +83,8 @@ def main():
     parser.add_argument("--wrong", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compare")
+    parser.add_argument("--sweeps", default="resid_pre,attn_head_out_by_pos")
+    parser.add_argument("--values", action="store_true", help="print each sweep's values too")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = GPT2(args.model)
@@ -118,12 +120,13 @@ def main():
         return {"ms": (time.perf_counter() - started) * 1000, "values": values}
 
     positions = clean.shape[1]
-    results = {
-        "resid_pre": sweep("resid_pre", [(l, p) for l in range(model.layers) for p in range(positions)]),
-        "attn_head_out_by_pos": sweep(
+    indices = {
+        "resid_pre": lambda: sweep("resid_pre", [(l, p) for l in range(model.layers) for p in range(positions)]),
+        "attn_head_out_by_pos": lambda: sweep(
             "z", [(l, p, h) for l in range(model.layers) for p in range(positions) for h in range(model.heads)]
         ),
     }
+    results = {name: indices[name]() for name in args.sweeps.split(",")}
     report = {"torch": torch.__version__, "threads": args.threads, "clean": clean_value, "corrupted": corrupted_value}
     if args.compare:
         theirs = json.load(open(args.compare))
@@ -132,7 +135,9 @@ def main():
                 other = theirs["patches"][name]
                 result["patchlensMs"] = other["ms"]
                 result["maxDifference"] = max(abs(a - b) for a, b in zip(result["values"], other["values"]))
-    report["sweeps"] = {name: {k: v for k, v in result.items() if k != "values"} for name, result in results.items()}
+    report["sweeps"] = {
+        name: {k: v for k, v in result.items() if k != "values" or args.values} for name, result in results.items()
+    }
     print(json.dumps(report, indent=2))
 
 
