@@ -39,7 +39,7 @@ function option(name: string, fallback: string): string {
 
 const SHAPE = { nLayers: 12, nHeads: 12, dModel: 768, dVocab: 50257, nCtx: 1024 };
 const out = option('out', '');
-const cases = option('cases', 'resid16,heads16,function16,resid64').split(',');
+const cases = option('cases', 'resid16,function16,heads16,resid64').split(',');
 const sample = Number(option('reference-sample', '24'));
 const ANSWER = 5335;
 const WRONG = 1757;
@@ -97,7 +97,12 @@ function torchBaseline(
       sweep,
       '--values',
     ],
-    { env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, encoding: 'utf8', maxBuffer: 1 << 28 },
+    {
+      env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+      timeout: 30 * 60 * 1000,
+    },
   );
   if (result.status !== 0) {
     console.error(`torch baseline failed: ${result.stderr.slice(-500)}`);
@@ -260,6 +265,7 @@ async function main(): Promise<void> {
         }
         results[name] = entry;
         console.error(`${name}: ${JSON.stringify(entry)}`);
+        if (out) writeFileSync(`${out}.partial`, `${JSON.stringify(results, null, 2)}\n`);
       } finally {
         cache.dispose();
         tf.dispose([cleanTokens, corruptedTokens]);
