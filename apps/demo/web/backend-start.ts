@@ -2,13 +2,19 @@
 // its binaries, which Vite serves and copies into the build through `?url` imports.
 import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-backend-webgl';
-import type { BackendName, BackendPreference } from '@patchlens/backends';
+import {
+  activeWebGPUAdapter,
+  type BackendName,
+  type BackendPreference,
+  formatWebGPUAdapter,
+  summarizeWebGPUAdapter,
+  type WebGPUAdapterSummary,
+} from '@patchlens/backends';
 import { initBrowserBackend } from '@patchlens/backends/browser';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmUrl from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.wasm?url';
 import simdUrl from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-simd.wasm?url';
 import threadedSimdUrl from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm?url';
-import * as tf from '@tensorflow/tfjs-core';
 
 setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmUrl,
@@ -33,44 +39,51 @@ export const BACKEND_CHOICES: readonly BackendPreference[] = [
 ];
 
 /**
- * The backend that runs and, for WebGPU, the adapter behind it.
+ * The backend that runs, the adapter behind it for WebGPU, and why a software WebGPU adapter was
+ * passed over.
  *
  * @example
  * ```ts
- * const started: StartedBackend = { name: 'webgpu', device: 'google swiftshader' };
+ * const started: StartedBackend = { name: 'webgpu', device: 'google swiftshader (SwiftShader driver 5.0.0), software', note: '' };
  * ```
  */
 export interface StartedBackend {
   readonly name: BackendName;
-  /** e.g. `google swiftshader` for WebGPU; empty when the backend says nothing about its device. */
+  /** The WebGPU adapter, e.g. `google swiftshader (…), software`; empty for other backends. */
   readonly device: string;
+  /** Set when `auto` passed over a software WebGPU adapter, saying so; else empty. */
+  readonly note: string;
 }
 
-interface WebGPUAdapterInfo {
-  readonly vendor?: string;
-  readonly architecture?: string;
-}
-
-/** The WebGPU adapter's vendor and architecture, as tfjs-backend-webgpu keeps them. */
-function webgpuDevice(): string {
-  const backend = tf.backend() as { adapterInfo?: WebGPUAdapterInfo };
-  const info = backend.adapterInfo;
-  return [info?.vendor, info?.architecture].filter((part) => part).join(' ');
+/** The browser's WebGPU adapter when it is a software one (SwiftShader, a fallback adapter). */
+async function softwareWebGPUAdapter(): Promise<WebGPUAdapterSummary | undefined> {
+  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  const summary = adapter ? summarizeWebGPUAdapter(adapter) : undefined;
+  return summary?.software ? summary : undefined;
 }
 
 /**
- * Starts the requested tfjs backend (`auto`: the fastest that starts) and says which one runs.
+ * Starts the requested tfjs backend (`auto`: the fastest that starts; a software WebGPU adapter
+ * only when `webgpu` is picked, since wasm is faster than WebGPU on the CPU) and says which one runs.
  *
  * @param preference - a name from {@link BACKEND_CHOICES}; default `auto`.
  * @throws InvalidArgumentError (from `initBrowserBackend`) when nothing starts.
  * @example
  * ```ts
- * const { name, device } = await startBackend('auto'); // { name: 'webgpu', device: 'google swiftshader' }
+ * const { name, device, note } = await startBackend('auto'); // { name: 'wasm', note: 'WebGPU here is software …' }
  * ```
  */
 export async function startBackend(
   preference: BackendPreference = 'auto',
 ): Promise<StartedBackend> {
   const name = await initBrowserBackend(preference);
-  return { name, device: name === 'webgpu' ? webgpuDevice() : '' };
+  const adapter = activeWebGPUAdapter();
+  const passedOver = preference === 'auto' && !adapter ? await softwareWebGPUAdapter() : undefined;
+  return {
+    name,
+    device: adapter ? formatWebGPUAdapter(adapter) : '',
+    note: passedOver
+      ? `WebGPU here is software (${formatWebGPUAdapter(passedOver)}), slower than ${name}; pick webgpu to use it anyway`
+      : '',
+  };
 }

@@ -81,9 +81,10 @@ async function switchBackend(preference: BackendPreference): Promise<void> {
   setStatus(ui.backendStatus, 'starting', `starting ${preference}…`);
   try {
     state.backend = await startBackend(preference);
-    const { name, device } = state.backend;
+    const { name, device, note } = state.backend;
     ui.backendStatus.dataset['backend'] = name;
-    setStatus(ui.backendStatus, 'ready', `running on ${name}${device ? ` (${device})` : ''}`);
+    const detail = [device, note].filter((part) => part).join('; ');
+    setStatus(ui.backendStatus, 'ready', `running on ${name}${detail ? ` (${detail})` : ''}`);
   } catch (error) {
     ui.backendStatus.dataset['backend'] = '';
     setStatus(ui.backendStatus, 'error', message(error));

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BackendPreference } from './backend-names.js';
 import { initBrowserBackend } from './browser.js';
 
@@ -31,5 +32,38 @@ describe('initBrowserBackend (run in Node)', () => {
       await expect(initBrowserBackend(name)).rejects.toThrow(InvalidArgumentError);
     }
     await expect(initBrowserBackend('tensorflow')).rejects.toThrow(/runs only|not available/);
+  });
+
+  describe('a WebGPU adapter (stubbed navigator.gpu; a cpu backend stands in for webgpu)', () => {
+    const adapter = (info: object) => {
+      vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => ({ info }) } });
+      tf.registerBackend('webgpu', () => new MathBackendCPU());
+    };
+    afterEach(() => {
+      vi.unstubAllGlobals();
+      tf.removeBackend('webgpu');
+    });
+
+    it('auto takes a hardware adapter', async () => {
+      adapter({ vendor: 'nvidia', architecture: 'hopper', isFallbackAdapter: false });
+      expect(await initBrowserBackend()).toBe('webgpu');
+    });
+
+    it.each([
+      { vendor: 'google', architecture: 'swiftshader' },
+      { vendor: 'nvidia', architecture: '', isFallbackAdapter: true },
+      { vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' },
+    ])(
+      'auto passes over the software adapter %o (to wasm here: no WebGL in Node)',
+      async (info) => {
+        adapter(info);
+        expect(await initBrowserBackend()).toBe('wasm');
+      },
+    );
+
+    it('a request by name takes a software adapter', async () => {
+      adapter({ vendor: 'google', architecture: 'swiftshader' });
+      expect(await initBrowserBackend('webgpu')).toBe('webgpu');
+    });
   });
 });

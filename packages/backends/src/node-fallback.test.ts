@@ -11,6 +11,13 @@ vi.mock('@tensorflow/tfjs-core', async (importOriginal) => {
   };
 });
 
+// ... and no WebGPU adapter (Dawn stubbed: a machine with a GPU would otherwise pick webgpu).
+vi.mock('./webgpu-node.js', () => ({
+  vulkanLoaderFound: () => true,
+  releaseDeviceAtExit: () => undefined,
+  prepareDawnWebGPU: () => Promise.reject(new Error('no WebGPU adapter (stub)')),
+}));
+
 describe('initNodeBackend when wasm cannot start', () => {
   it('auto falls back to cpu', async () => {
     expect(await initNodeBackend('auto')).toBe('cpu');

@@ -4,7 +4,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import { BACKEND_PREFERENCES, type BackendName, type BackendPreference } from './backend-names.js';
+import { withoutNewCrashHandlers } from './process-handlers.js';
 import { startFirstBackend } from './start-backend.js';
+import { prepareDawnWebGPU, releaseDeviceAtExit, vulkanLoaderFound } from './webgpu-node.js';
 
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
@@ -21,23 +23,62 @@ async function loadNative(): Promise<string | undefined> {
 }
 
 /**
+ * Whether `auto` may take webgpu: Dawn loads and finds a hardware adapter. A software adapter
+ * (SwiftShader, llvmpipe, a fallback adapter) is slower than wasm, so only a request by name gets it.
+ */
+async function hardwareWebGPU(): Promise<boolean> {
+  if (!vulkanLoaderFound()) return false;
+  try {
+    return !(await prepareDawnWebGPU()).software;
+  } catch {
+    return false;
+  }
+}
+
+async function isAvailable(preference: BackendPreference, name: BackendName): Promise<boolean> {
+  if (name === 'webgpu') {
+    if (preference === 'auto') return hardwareWebGPU();
+    await prepareDawnWebGPU(); // throws an error that says what is missing
+    return true;
+  }
+  if (name !== 'tensorflow' || (await loadNative())) return true;
+  if (preference === 'auto') return false;
+  throw new InvalidArgumentError(
+    'initNodeBackend: backend "tensorflow" needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed next to PatchLens (npm i @tensorflow/tfjs-node), and neither could be loaded; or choose "webgpu", "wasm" (CLI: --backend wasm) or "auto".',
+  );
+}
+
+/**
  * Start a tfjs backend in Node and make it the active one.
  *
- * `auto` picks `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed
- * (optional peers, never installed for you: their install downloads libtensorflow), else `wasm`,
- * else `cpu` (when wasm fails to start). Importing this module also registers tfjs's gradient
- * functions (through `@tensorflow/tfjs`), which `gradientsAtHooks` and attribution patching need.
+ * `auto` takes, in order: `tensorflow` when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`
+ * is installed and loads (optional peers, never installed for you: their install downloads
+ * libtensorflow); `webgpu` (tfjs-backend-webgpu on Dawn, from the optional dependency `webgpu`)
+ * when it finds a *hardware* adapter; `wasm`; `cpu` (when wasm fails to start). A software WebGPU
+ * adapter (SwiftShader, llvmpipe, a fallback adapter) is used only when `webgpu` is asked for by
+ * name; {@link activeWebGPUAdapter} says which adapter runs. Importing this module also registers
+ * tfjs's gradient functions (through `@tensorflow/tfjs`), which `gradientsAtHooks` and attribution
+ * patching need.
  *
- * Limitations: a native package must match tfjs 4.x; it is loaded with a dynamic `import()`, so
- * bundling this module for Node needs those packages left external.
+ * Starting a backend leaves no process-wide crash handlers behind (tfjs-backend-wasm's would print
+ * its own source instead of your script's uncaught error), and the webgpu device is destroyed
+ * when the process has nothing left to do, so the process ends by itself.
+ *
+ * Limitations: a native package must match tfjs 4.x; native packages and `webgpu` are loaded with
+ * a dynamic `import()`, so bundling this module for Node needs them left external. WebGPU needs
+ * a GPU driver: on Linux the Vulkan loader (`libvulkan.so.1`) and a Vulkan driver.
  *
  * @param preference - backend name or `auto` (default).
  * @returns the name of the backend now active.
- * @throws InvalidArgumentError for an unknown name, or `tensorflow` when neither native package is installed.
+ * @throws InvalidArgumentError for an unknown name, `tensorflow` when neither native package is
+ *   installed, or `webgpu` without the `webgpu` package or a WebGPU adapter.
  * @example
  * ```ts
+ * import { activeWebGPUAdapter, formatWebGPUAdapter } from '@patchlens/backends';
  * import { initNodeBackend } from '@patchlens/backends/node';
- * console.error(`backend: ${await initNodeBackend('auto')}`);
+ * const backend = await initNodeBackend('auto');
+ * const adapter = activeWebGPUAdapter();
+ * console.error(`backend: ${backend}${adapter ? ` (${formatWebGPUAdapter(adapter)})` : ''}`);
  * ```
  */
 export async function initNodeBackend(
@@ -46,20 +87,19 @@ export async function initNodeBackend(
   if (
     typeof preference !== 'string' ||
     !BACKEND_PREFERENCES.includes(preference) ||
-    preference === 'webgpu' ||
     preference === 'webgl'
   ) {
     throw new InvalidArgumentError(
-      `initNodeBackend: backend "${String(preference)}" is not available in Node; accepted: auto, tensorflow, wasm, cpu.`,
+      `initNodeBackend: backend "${String(preference)}" is not available in Node; accepted: auto, tensorflow, webgpu, wasm, cpu.`,
     );
   }
   const candidates: BackendName[] =
-    preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference as BackendName];
-  return startFirstBackend('initNodeBackend', preference, candidates, async (name) => {
-    if (name !== 'tensorflow' || (await loadNative())) return true;
-    if (preference === 'auto') return false;
-    throw new InvalidArgumentError(
-      'initNodeBackend: backend "tensorflow" needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed next to PatchLens (npm i @tensorflow/tfjs-node), and neither could be loaded; or choose "wasm" (CLI: --backend wasm) or "auto".',
-    );
-  });
+    preference === 'auto' ? ['tensorflow', 'webgpu', 'wasm', 'cpu'] : [preference];
+  const name = await withoutNewCrashHandlers(() =>
+    startFirstBackend('initNodeBackend', preference, candidates, (candidate) =>
+      isAvailable(preference, candidate),
+    ),
+  );
+  if (name === 'webgpu') releaseDeviceAtExit();
+  return name;
 }

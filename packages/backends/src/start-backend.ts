@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName, BackendPreference } from './backend-names.js';
+import { quietCpuGreeting } from './quiet-cpu-greeting.js';
 
 /**
  * Starts the first of `candidates` that is available and that tfjs can set up, and returns its name.
@@ -19,6 +20,7 @@ export async function startFirstBackend(
     try {
       if (await tf.setBackend(name)) {
         await tf.ready();
+        quietCpuGreeting();
         return name;
       }
     } catch (error) {

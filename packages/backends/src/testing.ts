@@ -4,6 +4,10 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { withoutNewCrashHandlers } from './process-handlers.js';
+import { quietCpuGreeting } from './quiet-cpu-greeting.js';
+
+export { SWIFTSHADER_ICD, swiftShaderEnvironment } from './swiftshader.js';
 
 /**
  * The backends every numeric test runs on in Node.
@@ -32,8 +36,9 @@ export async function useBackend(name: (typeof TEST_BACKENDS)[number]): Promise<
       `useBackend: backend "${String(name)}" is not a test backend; accepted: ${TEST_BACKENDS.join(', ')}.`,
     );
   }
-  if (!(await tf.setBackend(name))) {
+  if (!(await withoutNewCrashHandlers(() => tf.setBackend(name)))) {
     throw new InvalidArgumentError(`useBackend: backend "${name}" could not start.`);
   }
   await tf.ready();
+  quietCpuGreeting();
 }

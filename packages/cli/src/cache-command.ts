@@ -26,7 +26,7 @@ const CACHE_OPTIONS = {
 /** Usage text of `patchlens cache`. */
 export const CACHE_USAGE = `patchlens cache --model M (--text TEXT | --ids 5,17,42)...
   [--names NAME,...|--names-regex RE] [--no-prepend-bos] --out FILE.safetensors
-  [--backend auto|tensorflow|wasm|cpu] [--no-process-weights]`;
+  [--backend auto|tensorflow|webgpu|wasm|cpu] [--no-process-weights]`;
 
 function namesFilter(
   names: string | undefined,

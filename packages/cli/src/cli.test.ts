@@ -363,8 +363,9 @@ describe('patchlens cache', () => {
     ]);
     expect(ok.code).toBe(0);
     const file = await readSafetensorsFile(out);
-    // hook_embed, hook_pos_embed, 17 hooks per block (no hook_result), ln_final's two, logits
-    expect(file.tensors.size).toBe(2 + 2 * 17 + 2 + 1);
+    // hook_embed, hook_pos_embed, 17 hooks per block (no hook_result), ln_final's two,
+    // unembed.hook_in and hook_out, logits
+    expect(file.tensors.size).toBe(2 + 2 * 17 + 2 + 2 + 1);
     const bad = await run(['cache', '--model', folder, '--ids', '1,2']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--out FILE\.safetensors is required/);

@@ -43,13 +43,9 @@ export function requireModel(command: string, model: string | undefined): string
 /** The `--backend` value, checked. */
 export function backendPreference(command: string, value: string | undefined): BackendPreference {
   const name = value ?? 'auto';
-  if (
-    !(BACKEND_PREFERENCES as readonly string[]).includes(name) ||
-    name === 'webgpu' ||
-    name === 'webgl'
-  ) {
+  if (!(BACKEND_PREFERENCES as readonly string[]).includes(name) || name === 'webgl') {
     throw new UsageError(
-      `patchlens ${command}: --backend "${name}" is not one of auto, tensorflow, wasm, cpu.`,
+      `patchlens ${command}: --backend "${name}" is not one of auto, tensorflow, webgpu, wasm, cpu.`,
     );
   }
   return name as BackendPreference;

@@ -1,4 +1,8 @@
-import type { BackendPreference } from '@patchlens/backends';
+import {
+  activeWebGPUAdapter,
+  type BackendPreference,
+  formatWebGPUAdapter,
+} from '@patchlens/backends';
 import { initNodeBackend } from '@patchlens/backends/node';
 import { GPT2 } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
@@ -11,8 +15,8 @@ export interface LoadedModel {
 }
 
 /**
- * Starts the backend (printing its name on stderr) and loads a GPT-2 checkpoint from a folder or
- * an http(s) URL, with a progress bar.
+ * Starts the backend (printing its name, and for webgpu its adapter, on stderr) and loads a
+ * GPT-2 checkpoint from a folder or an http(s) URL, with a progress bar.
  */
 export async function loadModel(
   io: CommandIO,
@@ -20,7 +24,10 @@ export async function loadModel(
   options: { backend: BackendPreference; processWeights: boolean },
 ): Promise<LoadedModel> {
   const backend = await initNodeBackend(options.backend);
-  io.stderr.write(`backend: ${backend}\n`);
+  const adapter = activeWebGPUAdapter();
+  io.stderr.write(
+    `backend: ${backend}${adapter ? ` (adapter: ${formatWebGPUAdapter(adapter)})` : ''}\n`,
+  );
   const report = progressReporter(io, 'loading weights');
   const onProgress = ({ loadedBytes, totalBytes }: { loadedBytes: number; totalBytes?: number }) =>
     report(loadedBytes, totalBytes ?? loadedBytes);

@@ -52,7 +52,7 @@ export const PATCH_USAGE = `patchlens patch --model M
   [--no-prepend-bos] --answer TOKEN|ID --wrong TOKEN|ID   repeatable: one per prompt, or one for all
   [--metric logit-diff|normalized-logit-diff] [--patch all|resid_pre,attn_head_out_by_pos,...]
   [--engine fast|reference] [--workers N|auto] [--memory-budget MIB] [--out FILE.json|.csv|.arrow] [--svg DIR]
-  [--backend auto|tensorflow|wasm|cpu] [--no-process-weights]`;
+  [--backend auto|tensorflow|webgpu|wasm|cpu] [--no-process-weights]`;
 
 const METRICS = ['logit-diff', 'normalized-logit-diff'] as const;
 const OUTPUT_EXTENSIONS = ['.json', '.csv', '.arrow'];

@@ -76,11 +76,10 @@ describe.each(TEST_BACKENDS)(
       try {
         // Centred writing weights: the residual stream and everything written to it lose their mean over d_model.
         const centred = /hook_(embed|pos_embed|resid_pre|resid_mid|resid_post|attn_out|mlp_out)$/;
-        // LayerNorm folding keeps what is computed from the normalised input.
+        // LayerNorm folding keeps what is computed from the normalised input, and hook_normalized
+        // (before weight and bias since TransformerLens 3.0) is the same with and without folding.
         const unchanged =
-          /(hook_scale|hook_q|hook_k|hook_attn_scores|hook_pattern|mlp\.hook_pre|mlp\.hook_post)$/;
-        // A folded LayerNorm (LNPre) hooks its output, which no longer includes weight and bias.
-        const normalized = /hook_normalized$/;
+          /(hook_scale|hook_normalized|hook_q|hook_k|hook_attn_scores|hook_pattern|mlp\.hook_pre|mlp\.hook_post)$/;
         for (const name of processed.hookNames) {
           const actual = cache.get(name);
           if (centred.test(name)) {
@@ -89,11 +88,15 @@ describe.each(TEST_BACKENDS)(
               .toBeLessThan(TOLERANCE);
           } else if (unchanged.test(name)) {
             expect.soft(maxScaledError(actual, ref(name)), name).toBeLessThan(TOLERANCE);
-          } else if (normalized.test(name)) {
-            const beforeWeights = name.replace('hook_normalized', 'normalized_before_weights');
-            expect.soft(maxScaledError(actual, ref(beforeWeights)), name).toBeLessThan(TOLERANCE);
           }
         }
+        // The folded final LayerNorm (LNPre) hands the unembedding its normalised input.
+        expect(
+          maxScaledError(cache.get('unembed.hook_in'), ref('ln_final.hook_normalized')),
+        ).toBeLessThan(TOLERANCE);
+        expect(
+          maxScaledError(cache.get('unembed.hook_out'), centerLastAxis(tiny.reference.logits)),
+        ).toBeLessThan(TOLERANCE);
         // Centred unembedding: logits lose their mean over the vocabulary.
         expect(maxScaledError(logits, centerLastAxis(tiny.reference.logits))).toBeLessThan(
           TOLERANCE,
@@ -127,7 +130,7 @@ describe.each(TEST_BACKENDS)(
       }
     });
 
-    it('folds LayerNorm weights out of hook_normalized, and keeps attn_out through fold_value_biases', async () => {
+    it('keeps hook_normalized through fold_ln (it is before the weights), and attn_out through fold_value_biases', async () => {
       const onlyFold = await loadGPT2FromFolder(tiny.checkpoint.folder, {
         processWeights: {
           centerWritingWeights: false,
@@ -140,13 +143,11 @@ describe.each(TEST_BACKENDS)(
       });
       try {
         const folded = onlyFold.runWithCache(tokens, { namesFilter: /hook_normalized$/ });
+        expect(folded.cache.keys()).toHaveLength(2 * TINY_CONFIG.nLayers + 1);
         for (const name of folded.cache.keys()) {
-          const beforeWeights = name.replace('hook_normalized', 'normalized_before_weights');
           expect
-            .soft(maxScaledError(folded.cache.get(name), ref(beforeWeights)), name)
+            .soft(maxScaledError(folded.cache.get(name), ref(name)), name)
             .toBeLessThan(TOLERANCE);
-          // ... which differs from the unfolded LayerNorm's output (weights and biases are not 1 and 0).
-          expect(maxScaledError(folded.cache.get(name), ref(name))).toBeGreaterThan(1e-2);
         }
         const valueFolded = onlyValueBiases.runWithCache(tokens, {
           namesFilter: /hook_attn_out$|hook_v$/,
@@ -221,10 +222,16 @@ describe.each(TEST_BACKENDS)(
         expect(maxScaledError(selected, toPlain(expected))).toBeLessThan(1e-6);
         // With ln_final hooks attached, positions are selected after the LayerNorm: same values.
         const hooked = model.runWithCache(tokens, {
-          namesFilter: /^ln_final/,
+          namesFilter: /^(ln_final|unembed)\./,
           unembed: { positions: [-1] },
         });
         expect(hooked.cache.get('ln_final.hook_scale').shape).toEqual([2, 10, 1]);
+        // unembed.hook_in sees every position; unembed.hook_out the selected logits (= the result).
+        expect(hooked.cache.get('unembed.hook_in').shape).toEqual([2, 10, 16]);
+        expect(hooked.cache.get('unembed.hook_out').shape).toEqual([2, 1, 50]);
+        expect(maxScaledError(hooked.logits, toPlain(hooked.cache.get('unembed.hook_out')))).toBe(
+          0,
+        );
         const lastOnly = tf.tidy(() => tf.slice(expected, [0, 0, 0], [2, 1, 4]));
         const hookedLast = tf.tidy(() =>
           tf.gather(hooked.logits, tf.tensor1d(selection.tokens, 'int32'), 2),

@@ -367,9 +367,10 @@ function checkIndices(
 }
 
 /**
- * LayerNorm with hooks, as TransformerLens computes it: centre, scale (`hook_scale` `[B, P, 1]`),
- * then `hook_normalized` on the output — `(x - mean) / scale * w + b` for a full LayerNorm,
- * `(x - mean) / scale` for a folded one (`LNPre`, `weights` null).
+ * LayerNorm with hooks, as TransformerLens 3 computes it (`components/layer_norm.py`): centre,
+ * scale (`hook_scale` `[B, P, 1]`), `hook_normalized` on `(x - mean) / scale` — before the weight
+ * and bias (TransformerLens >= 3.0, PR #770; 2.x hooked the output after them) — then
+ * `* w + b` for a full LayerNorm; a folded one (`LNPre`, `weights` null) stops at the hook.
  */
 function layerNorm(
   x: tf.Tensor3D,
@@ -382,11 +383,8 @@ function layerNorm(
   const centered = tf.sub(x, tf.mean(x, -1, true)); // [B, P, D]
   const variance = tf.mean(tf.square(centered), -1, true); // [B, P, 1]
   const scale = hooks.run(scaleName, tf.sqrt(tf.add(variance, eps))); // [B, P, 1]
-  const normalized = tf.div<tf.Tensor3D>(centered, scale); // [B, P, D]
-  const output = weights
-    ? tf.add<tf.Tensor3D>(tf.mul(normalized, weights.w), weights.b)
-    : normalized;
-  return hooks.run(normalizedName, output);
+  const normalized = hooks.run(normalizedName, tf.div<tf.Tensor3D>(centered, scale)); // [B, P, D]
+  return weights ? tf.add<tf.Tensor3D>(tf.mul(normalized, weights.w), weights.b) : normalized; // [B, P, D]
 }
 
 /** Backends whose tensors live in host memory, where reading token ids back costs nothing. */
@@ -567,6 +565,11 @@ function embed(
   return tf.add(tokenEmbedding, positionEmbedding); // [B, P, D]
 }
 
+/**
+ * Final LayerNorm and unembedding. With `unembed.positions`, positions are selected before the
+ * LayerNorm unless a hook watches `ln_final.*` or `unembed.hook_in` (those always see every
+ * computed position); `unembed.hook_out` sees the logits as returned, `[B, nPos, nTokens]`.
+ */
 function unembed(
   residual: tf.Tensor3D,
   weights: GPT2Weights,
@@ -578,11 +581,13 @@ function unembed(
   const positionIndices = plan.unembedPositions
     ? tf.tensor1d(plan.unembedPositions, 'int32')
     : undefined;
-  const finalHooksWatched =
-    hooks.watched('ln_final.hook_scale') || hooks.watched('ln_final.hook_normalized');
+  const everyPositionWatched =
+    hooks.watched('ln_final.hook_scale') ||
+    hooks.watched('ln_final.hook_normalized') ||
+    hooks.watched('unembed.hook_in');
   let x = residual;
   // LayerNorm acts per position: select positions first unless a hook needs every position.
-  if (positionIndices && !finalHooksWatched) {
+  if (positionIndices && !everyPositionWatched) {
     x = differentiableGather(x, positionIndices, 1) as tf.Tensor3D;
   } // [B, nPos, D]
   x = layerNorm(
@@ -593,7 +598,8 @@ function unembed(
     'ln_final.hook_scale',
     'ln_final.hook_normalized',
   );
-  if (positionIndices && finalHooksWatched) {
+  x = hooks.run('unembed.hook_in', x); // [B, P, D] (or [B, nPos, D])
+  if (positionIndices && everyPositionWatched) {
     x = differentiableGather(x, positionIndices, 1) as tf.Tensor3D;
   } // [B, nPos, D]
   let W_U: tf.Tensor2D = weights.W_U; // [D, V]
@@ -606,7 +612,7 @@ function unembed(
   const [B, nPositions] = x.shape;
   const flat = tf.reshape(x, [B * nPositions, D]); // [B*nPos, D]
   const logits = tf.add(tf.matMul(flat, W_U), b_U); // [B*nPos, nTokens]
-  return tf.reshape(logits, [B, nPositions, W_U.shape[1]]); // [B, nPos, nTokens]
+  return hooks.run('unembed.hook_out', tf.reshape(logits, [B, nPositions, W_U.shape[1]])); // [B, nPos, nTokens]
 }
 
 /**
@@ -627,7 +633,8 @@ function unembed(
  * @param options.startAtLayer - start at this block (default 0; negative counts from the end).
  * @param options.stopAtLayer - stop before this block and return the residual stream entering it.
  * @param options.unembed - unembed only these positions (negative from the end) and/or token ids:
- *   logits `[batch, positions.length, tokens.length]`.
+ *   logits `[batch, positions.length, tokens.length]`; `unembed.hook_out` then sees that selected
+ *   shape, while `ln_final.*` and `unembed.hook_in` hooks still see every position.
  * @param options.startAtPosition - with `startAtLayer`: compute only positions `>= p` (input
  *   `[batch, pos - p, dModel]`), attending to `pastKeyValues` for the earlier ones; hooks see the
  *   computed positions only (`[batch, pos - p, ...]`, scores/pattern `[batch, head, pos - p, pos]`);

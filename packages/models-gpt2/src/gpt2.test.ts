@@ -71,9 +71,13 @@ describe.each(TEST_BACKENDS)('GPT2 model on %s', (backend) => {
       actFn: 'gelu_new',
       normalizationType: 'LNPre',
     });
-    expect(model.hookNames).toHaveLength(2 + 17 * 2 + 2);
+    expect(model.hookNames).toHaveLength(2 + 17 * 2 + 4);
     expect(model.hookNames[0]).toBe('hook_embed');
-    expect(model.hookNames.at(-1)).toBe('ln_final.hook_normalized');
+    expect(model.hookNames.slice(-3)).toEqual([
+      'ln_final.hook_normalized',
+      'unembed.hook_in',
+      'unembed.hook_out',
+    ]);
     expect(model.capabilities).toEqual({
       startAtLayer: true,
       stopAtLayer: true,
@@ -115,6 +119,8 @@ describe.each(TEST_BACKENDS)('GPT2 model on %s', (backend) => {
       hook_post: [B, P, M],
       hook_mlp_out: [B, P, D],
       hook_resid_post: [B, P, D],
+      hook_in: [B, P, D],
+      hook_out: [B, P, V],
     };
     for (const name of withResult.hookNames) {
       const suffix = name.split('.').at(-1)!;

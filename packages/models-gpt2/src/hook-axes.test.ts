@@ -32,6 +32,7 @@ describe('HOOK_AXES matches the GPT-2 activations', () => {
       d_model: config.dModel,
       d_head: config.dHead,
       d_mlp: config.dMlp,
+      d_vocab: config.dVocab,
       one: 1,
     };
     let checked = 0;

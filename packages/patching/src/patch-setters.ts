@@ -1,4 +1,6 @@
+import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
+import { describeJob, type PatchJob } from './patch-job.js';
 
 /**
  * A patch described as data: copy the clean activation into the corrupted one where the listed
@@ -181,18 +183,22 @@ export function coordinateMask(
 }
 
 /**
- * Patch one activation `[batch, ...]` with a declarative setter (one replica; the reference engine).
+ * Runs a job's patch-setter function on one activation `[batch, ...]` (the fast engine's per-patch
+ * path) and checks that it returned a tensor.
+ *
+ * @throws InvalidArgumentError naming the patch when the function returns something else.
  */
-export function applyCoordinatePatch(
-  setter: CoordinatePatchSetter,
+export function applyPatch(
+  job: PatchJob,
   corrupted: tf.Tensor,
-  index: readonly number[],
   clean: tf.Tensor,
+  functionName: string,
 ): tf.Tensor {
-  return tf.tidy(() => {
-    const mask = coordinateMask(setter, corrupted.shape, [index]); // [1, 1, size]
-    const flat = [1, corrupted.shape[0]!, mask.shape[2]]; // [1, batch, size]
-    const patched = tf.where(mask, tf.reshape(clean, flat), tf.reshape(corrupted, flat));
-    return tf.reshape(patched, corrupted.shape);
-  });
+  const patched = (job.setter as PatchSetterFunction)(corrupted, job.index, clean);
+  if (!(patched instanceof tf.Tensor)) {
+    throw new InvalidArgumentError(
+      `${functionName}: patchSetter returned ${typeof patched} ${describeJob(job)}; a patch setter returns the patched activation (a tf.Tensor of shape [${corrupted.shape}]).`,
+    );
+  }
+  return patched;
 }

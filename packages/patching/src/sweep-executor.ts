@@ -20,12 +20,12 @@ import {
   yieldToEventLoop,
 } from './patch-job.js';
 import {
+  applyPatch,
   type CoordinatePatchSetter,
   coordinateMask,
   isCoordinatePatchSetter,
 } from './patch-setters.js';
 import { metricScalar, selectLogits } from './patching-metric.js';
-import { applyPatch } from './reference-engine.js';
 import type { PlannedPass, SweepPlan } from './sweep-plan.js';
 
 /**

@@ -18,6 +18,7 @@ export type HookAxisName =
   | 'd_model'
   | 'd_head'
   | 'd_mlp'
+  | 'd_vocab'
   | 'one';
 
 /**
@@ -38,6 +39,8 @@ export const HOOK_AXES: Readonly<
   hook_pos_embed: ['batch', 'pos', 'd_model'],
   'ln_final.hook_scale': ['batch', 'pos', 'one'],
   'ln_final.hook_normalized': ['batch', 'pos', 'd_model'],
+  'unembed.hook_in': ['batch', 'pos', 'd_model'],
+  'unembed.hook_out': ['batch', 'pos', 'd_vocab'],
   hook_resid_pre: ['batch', 'pos', 'd_model'],
   hook_resid_mid: ['batch', 'pos', 'd_model'],
   hook_resid_post: ['batch', 'pos', 'd_model'],

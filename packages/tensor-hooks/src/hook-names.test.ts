@@ -12,12 +12,14 @@ import {
 describe('listHookNames', () => {
   it('lists every hook point in forward order', () => {
     const names = listHookNames(2);
-    expect(names).toHaveLength(2 + 17 * 2 + 2);
+    expect(names).toHaveLength(2 + 17 * 2 + 4);
     expect(names.slice(0, 3)).toEqual(['hook_embed', 'hook_pos_embed', 'blocks.0.hook_resid_pre']);
-    expect(names.slice(-3)).toEqual([
+    expect(names.slice(-5)).toEqual([
       'blocks.1.hook_resid_post',
       'ln_final.hook_scale',
       'ln_final.hook_normalized',
+      'unembed.hook_in',
+      'unembed.hook_out',
     ]);
     expect(names).not.toContain('blocks.0.attn.hook_result');
     expect(names.indexOf('blocks.0.attn.hook_attn_scores')).toBeLessThan(
@@ -28,7 +30,7 @@ describe('listHookNames', () => {
 
   it('includes attn.hook_result only with useAttnResult', () => {
     const names = listHookNames(3, { useAttnResult: true });
-    expect(names).toHaveLength(2 + 18 * 3 + 2);
+    expect(names).toHaveLength(2 + 18 * 3 + 4);
     expect(names.indexOf('blocks.2.attn.hook_result')).toBe(
       names.indexOf('blocks.2.attn.hook_z') + 1,
     );
@@ -41,6 +43,8 @@ describe('listHookNames', () => {
       'hook_pos_embed',
       'ln_final.hook_scale',
       'ln_final.hook_normalized',
+      'unembed.hook_in',
+      'unembed.hook_out',
     ]);
     expect(() => listHookNames(-1)).toThrow(InvalidArgumentError);
     expect(() => listHookNames(1.5)).toThrow(InvalidArgumentError);
@@ -53,6 +57,7 @@ describe('layerOfHook', () => {
     expect(layerOfHook('blocks.0.hook_resid_pre')).toBe(0);
     expect(layerOfHook('hook_pos_embed')).toBeUndefined();
     expect(layerOfHook('ln_final.hook_normalized')).toBeUndefined();
+    expect(layerOfHook('unembed.hook_out')).toBeUndefined();
   });
 });
 

@@ -39,7 +39,10 @@ export type BlockHookSuffix =
 export type BlockHookName = `blocks.${number}.${BlockHookSuffix}`;
 
 /**
- * A hook point outside the blocks.
+ * A hook point outside the blocks. `unembed.hook_in` is the unembedding's input (the final
+ * LayerNorm's output, `[batch, pos, dModel]`) and `unembed.hook_out` its output, the logits
+ * (`[batch, pos, dVocab]`, or the selected shape with selective unembedding), as in
+ * TransformerLens 3.
  *
  * @example
  * ```ts
@@ -50,7 +53,9 @@ export type GlobalHookName =
   | 'hook_embed'
   | 'hook_pos_embed'
   | 'ln_final.hook_scale'
-  | 'ln_final.hook_normalized';
+  | 'ln_final.hook_normalized'
+  | 'unembed.hook_in'
+  | 'unembed.hook_out';
 
 /**
  * Any hook point name of a GPT-2 block model, spelled exactly as TransformerLens spells it.
@@ -99,7 +104,7 @@ export const BLOCK_HOOK_SUFFIXES: readonly BlockHookSuffix[] = [
  * @throws InvalidArgumentError when nLayers is not an integer >= 0.
  * @example
  * ```ts
- * listHookNames(2).length; // 2 + 17 * 2 + 2 = 38
+ * listHookNames(2).length; // 2 + 17 * 2 + 4 = 40
  * ```
  */
 export function listHookNames(
@@ -118,7 +123,12 @@ export function listHookNames(
       names.push(`blocks.${layer}.${suffix}`);
     }
   }
-  names.push('ln_final.hook_scale', 'ln_final.hook_normalized');
+  names.push(
+    'ln_final.hook_scale',
+    'ln_final.hook_normalized',
+    'unembed.hook_in',
+    'unembed.hook_out',
+  );
   return names;
 }
 

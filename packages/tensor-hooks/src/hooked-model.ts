@@ -31,7 +31,8 @@ export interface ModelConfig {
 }
 
 /**
- * Which logits a forward pass computes: a subset of positions and/or vocabulary ids.
+ * Which logits a forward pass computes: a subset of positions and/or vocabulary ids. The
+ * `unembed.hook_out` hook point then sees the selected logits `[batch, positions, tokens]`.
  *
  * @example
  * ```ts

@@ -112,7 +112,6 @@ export function referenceForward(
     const out = new Float64Array(x.length);
     const scales = new Float64Array(B * P);
     const normalized = new Float64Array(x.length);
-    const beforeWeights = new Float64Array(x.length);
     for (let row = 0; row < B * P; row++) {
       let mean = 0;
       for (let d = 0; d < D; d++) mean += x[row * D + d]!;
@@ -124,15 +123,13 @@ export function referenceForward(
       scales[row] = scale;
       for (let d = 0; d < D; d++) {
         const n = (x[row * D + d]! - mean) / scale;
-        beforeWeights[row * D + d] = n;
+        normalized[row * D + d] = n;
         out[row * D + d] = weight && bias ? n * weight[d]! + bias[d]! : n;
-        normalized[row * D + d] = out[row * D + d]!;
       }
     }
     record(`${prefix}.hook_scale`, [B, P, 1], scales);
+    // TransformerLens >= 3.0 (PR #770): hook_normalized is (x - mean) / scale, before weight and bias.
     record(`${prefix}.hook_normalized`, [B, P, D], normalized);
-    // Not a hook: the normalised input before weight and bias, what a folded (LNPre) LayerNorm hooks.
-    record(`${prefix}.normalized_before_weights`, [B, P, D], beforeWeights);
     return out;
   };
 
@@ -272,6 +269,7 @@ export function referenceForward(
     record(`${hp}.hook_resid_post`, [B, P, D], residual);
   }
   const final = layerNorm(residual, get('ln_f.weight'), get('ln_f.bias'), 'ln_final');
+  record('unembed.hook_in', [B, P, D], final);
   const unembedding = tensors.get('lm_head.weight')?.data ?? get('wte.weight'); // [V, D]
   const logits = new Float64Array(B * P * V);
   for (let row = 0; row < B * P; row++) {
@@ -281,5 +279,6 @@ export function referenceForward(
       logits[row * V + t] = sum;
     }
   }
-  return { hooks, logits: { shape: [B, P, V], data: Float32Array.from(logits) } };
+  record('unembed.hook_out', [B, P, V], logits);
+  return { hooks, logits: hooks.get('unembed.hook_out')! };
 }

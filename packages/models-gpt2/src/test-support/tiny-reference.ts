@@ -13,7 +13,7 @@ export const REFERENCE_TOKENS = [
 export interface TinyReference {
   checkpoint: Awaited<ReturnType<typeof writeTinyCheckpoint>>;
   reference: ReturnType<typeof referenceForward>;
-  /** The reference value of a hook (or of `…normalized_before_weights`); throws when absent. */
+  /** The reference value of a hook; throws when absent. */
   readonly ref: (name: string) => PlainTensor;
 }
 
