@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as errors from '@patchlens/tensor-hooks';
 import { AbortError, type HookName, PatchLensError } from '@patchlens/tensor-hooks';
+import * as tf from '@tensorflow/tfjs-core';
 import type { EngineContext, PatchJob } from '../patch-job.js';
 import { throwIfAborted } from '../patch-job.js';
 import type { MetricRecipe } from '../patching-metric.js';
@@ -120,7 +121,7 @@ export async function runOnWorkers(
         passes.flatMap((pass) => plan.passes[pass]!.patches.map((patch) => jobs[patch]!.hookName)),
       );
       const start: WorkerStart = {
-        backend: (await import('@tensorflow/tfjs-core')).getBackend(),
+        backend: tf.getBackend(),
         model: source,
         functionName,
         tokens,
