@@ -10,7 +10,8 @@
  * its values are compared at those patches. Peak RSS is that of `patchlens patch` (the CLI, a child
  * process, measured by /usr/bin/time) on the same checkpoint and prompts.
  *
- *   pnpm bench:patching --model gpt2-small-shape [--out FILE.json] [--cases resid16,resid64,heads16,function16]
+ *   pnpm bench:patching --model gpt2-small-shape [--out FILE.json] [--cases resid16,function16,heads16,resid64]
+ *     [--torch-cases resid16,resid64] [--reference-sample 24]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,8 @@ const SHAPE = { nLayers: 12, nHeads: 12, dModel: 768, dVocab: 50257, nCtx: 1024 
 const out = option('out', '');
 const cases = option('cases', 'resid16,function16,heads16,resid64').split(',');
 const sample = Number(option('reference-sample', '24'));
+/** Cases that also run the PyTorch loop (it takes minutes per case on a shared 2-core machine). */
+const torchCases = option('torch-cases', 'resid16,resid64').split(',');
 const ANSWER = 5335;
 const WRONG = 1757;
 const root = new URL('../../../', import.meta.url).pathname;
@@ -253,7 +256,7 @@ async function main(): Promise<void> {
         };
         if (!heads && !name.startsWith('function')) {
           console.error(`${name}: PyTorch loop …`);
-          const torch = torchBaseline(work, ids, sweepName);
+          const torch = torchCases.includes(name) ? torchBaseline(work, ids, sweepName) : undefined;
           if (torch) {
             entry['torchMs'] = Math.round(torch.ms);
             entry['fastVsTorch'] = Math.round((torch.ms / fastMs) * 100) / 100;

@@ -18,6 +18,8 @@ async function main(start: WorkerStart): Promise<void> {
     (argument: unknown) => unknown
   >;
   const model = (await module[start.model.exportName]!(start.model.argument)) as HookedModel;
+  // the weights now live in this worker's backend: drop the shared bytes so they can be freed
+  (start as { model: unknown }).model = undefined;
   const corruptedTokens = tf.tensor(start.tokens.data, start.tokens.shape, 'int32');
   const clean = new Map<HookName, tf.Tensor>(
     start.clean.map(([name, tensor]) => [name, tf.tensor(tensor.data, tensor.shape, 'float32')]),

@@ -9,7 +9,12 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as errors from '@patchlens/tensor-hooks';
-import { AbortError, type HookName, PatchLensError } from '@patchlens/tensor-hooks';
+import {
+  AbortError,
+  type HookName,
+  type ModelWorkerSource,
+  PatchLensError,
+} from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import type { EngineContext, PatchJob } from '../patch-job.js';
 import { throwIfAborted } from '../patch-job.js';
@@ -112,7 +117,8 @@ export async function runOnWorkers(
   };
   context.signal?.addEventListener('abort', onAbort);
   try {
-    const source = model.workerSource!();
+    // the weights over shared memory: dropped once every worker has them (see the loop's end)
+    let source: ModelWorkerSource | undefined = model.workerSource!();
     const tokens = plain(context.corruptedTokens, true);
     const finished: Promise<void>[] = [];
     for (let index = 1; index < plan.workerPasses.length; index++) {
@@ -122,7 +128,7 @@ export async function runOnWorkers(
       );
       const start: WorkerStart = {
         backend: tf.getBackend(),
-        model: source,
+        model: source!,
         functionName,
         tokens,
         clean: [...names].map((name) => [name, plain(context.clean.get(name)!)]),
@@ -164,6 +170,7 @@ export async function runOnWorkers(
         }),
       );
     }
+    source = undefined;
     if (context.signal?.aborted) onAbort();
     const local = executePasses(
       { ...context, signal: internal.signal },
