@@ -689,7 +689,13 @@ export function runForward(
       pastKeyValues: plan.pastKeyValues,
     };
     for (let layer = plan.startAtLayer; layer < plan.stopAtLayer; layer++) {
-      residual = transformerBlock(residual, layer, weights.blocks[layer]!, context);
+      // one scope per block: a block's intermediates are freed before the next block runs, so a
+      // pass holds one block's activations, not every block's (a K×B patching pass at 64
+      // positions held ~1 GB more on GPT-2 small); hooks keep what they store (tf.keep)
+      const blockInput = residual;
+      residual = tf.tidy(() =>
+        transformerBlock(blockInput, layer, weights.blocks[layer]!, context),
+      );
     }
     if (plan.returnResidual) return residual === input ? tf.clone(residual) : residual;
     return unembed(residual, weights, config, hooks, plan);

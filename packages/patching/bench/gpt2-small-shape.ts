@@ -44,6 +44,8 @@ const cases = option('cases', 'resid16,function16,heads16,resid64').split(',');
 const sample = Number(option('reference-sample', '24'));
 /** Cases that also run the PyTorch loop (it takes minutes per case on a shared 2-core machine). */
 const torchCases = option('torch-cases', 'resid16,resid64').split(',');
+/** The PyTorch loop on this many evenly spread patches (0: all); its time is scaled like the reference's. */
+const torchSample = Number(option('torch-sample', '0'));
 const ANSWER = 5335;
 const WRONG = 1757;
 const root = new URL('../../../', import.meta.url).pathname;
@@ -79,6 +81,7 @@ function torchBaseline(
   folder: string,
   ids: { clean: number[]; corrupted: number[] },
   sweep: string,
+  sampled: number,
 ) {
   const result = spawnSync(
     '/usr/bin/python3',
@@ -99,6 +102,7 @@ function torchBaseline(
       '--sweeps',
       sweep,
       '--values',
+      ...(sampled > 0 ? ['--sample', String(sampled)] : []),
     ],
     {
       env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
@@ -112,7 +116,7 @@ function torchBaseline(
     return undefined;
   }
   const report = JSON.parse(result.stdout);
-  return report.sweeps[sweep] as { ms: number; values: number[] };
+  return report.sweeps[sweep] as { ms: number; values: number[]; sampled?: number; at?: number[] };
 }
 
 /** Peak RSS (MiB) and wall time of `patchlens patch` on this checkpoint and prompts. */
@@ -256,11 +260,18 @@ async function main(): Promise<void> {
         };
         if (!heads && !name.startsWith('function')) {
           console.error(`${name}: PyTorch loop …`);
-          const torch = torchCases.includes(name) ? torchBaseline(work, ids, sweepName) : undefined;
+          const torch = torchCases.includes(name)
+            ? torchBaseline(work, ids, sweepName, torchSample)
+            : undefined;
           if (torch) {
             entry['torchMs'] = Math.round(torch.ms);
             entry['fastVsTorch'] = Math.round((torch.ms / fastMs) * 100) / 100;
-            entry['maxScaledDifferenceTorch'] = scaledDifference(torch.values, fast.values);
+            entry['maxScaledDifferenceTorch'] = scaledDifference(
+              torch.values,
+              fast.values,
+              torch.at,
+            );
+            if (torch.sampled) entry['torchSampled'] = torch.sampled;
           }
           console.error(`${name}: patchlens patch (peak RSS) …`);
           const cli = cliRun(work, ids, sweepName);

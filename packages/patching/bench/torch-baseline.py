@@ -85,6 +85,10 @@ def main():
     parser.add_argument("--compare")
     parser.add_argument("--sweeps", default="resid_pre,attn_head_out_by_pos")
     parser.add_argument("--values", action="store_true", help="print each sweep's values too")
+    parser.add_argument(
+        "--sample", type=int, default=0,
+        help="run only this many evenly spread patches (each costs one full forward pass, so the time scales)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = GPT2(args.model)
@@ -101,6 +105,10 @@ def main():
     corrupted_value = metric(model.forward(corrupted))
 
     def sweep(kind, indices):
+        total = len(indices)
+        if args.sample:
+            picks = [int((i + 0.5) * total / min(args.sample, total)) for i in range(min(args.sample, total))]
+            indices = [indices[i] for i in picks]
         values, started = [], time.perf_counter()
         for index in indices:
             layer, position, *head = index
@@ -117,7 +125,10 @@ def main():
             model.hooks = {name: patch}
             values.append(metric(model.forward(corrupted)))
         model.hooks = {}
-        return {"ms": (time.perf_counter() - started) * 1000, "values": values}
+        ms = (time.perf_counter() - started) * 1000
+        if args.sample:
+            return {"ms": ms * total / len(indices), "sampled": len(indices), "at": picks, "values": values}
+        return {"ms": ms, "values": values}
 
     positions = clean.shape[1]
     indices = {
