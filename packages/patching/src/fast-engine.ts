@@ -143,6 +143,15 @@ function workerCount(
   return Math.min(threads.coreCount(), threads.workersThatFit(perWorker));
 }
 
+/**
+ * `workers: 'auto'` starts threads only for plans estimated above this many seconds of one
+ * thread's work: a worker needs seconds to start (load tfjs and its wasm, build the model from
+ * the shared weights, capture the corrupted run), and meanwhile it competes for the cores.
+ * Measured on the shared 2-core machine: GPT-2-small resid_pre at P = 16 (estimate ≈ 13 s) took
+ * 5–8 s on one thread and 6–9 s on two.
+ */
+const AUTO_WORKERS_MIN_SECONDS = 20;
+
 /** Seconds one thread needs for the plan's passes at about 10 GFLOP/s (weights' multiply-adds). */
 function estimatedSeconds(context: EngineContext, plan: SweepPlan): number {
   const { dModel, dMlp } = context.model.config;
@@ -261,9 +270,9 @@ export async function runFastEngine(
   if (
     options.workers === 'auto' &&
     plan.workerPasses.length > 1 &&
-    estimatedSeconds(context, plan) < 1
+    estimatedSeconds(context, plan) < AUTO_WORKERS_MIN_SECONDS
   ) {
-    // too little work to pay for starting threads and copying the model
+    // too little work to pay for starting threads and building model copies
     plan = planFastSweep(context, jobs, unchanged, { ...options, workers: 1 });
   }
   context.progress(0); // planned: the sweep fits and starts

@@ -287,20 +287,22 @@ async function passValues(
 }
 
 /**
- * Runs the passes `passIndices` of `plan` in order on the context's model: captures the corrupted
- * run they start from, then one forward pass each; `onPass(pass, values)` gets each pass's K
- * values (replica order). Checks the signal between passes; disposes everything it made.
+ * Runs passes of `plan` on the context's model, taking each next pass from `next` (undefined: no
+ * more) — a fixed list, or a queue shared with other workers. Captures the corrupted run that
+ * `mayRun`'s passes start from once, then one forward pass each; `onPass(pass, values)` gets each
+ * pass's K values (replica order). Checks the signal between passes; disposes everything it made.
  */
 export async function executePasses(
   context: EngineContext,
   jobs: readonly PatchJob[],
   plan: SweepPlan,
-  passIndices: readonly number[],
+  mayRun: readonly number[],
   onPass: (pass: number, values: Float32Array) => void,
   done: () => number = () => 0,
+  next?: () => number | undefined | Promise<number | undefined>,
 ): Promise<void> {
-  if (passIndices.length === 0) return;
-  const passes = passIndices.map((index) => plan.passes[index]!);
+  if (mayRun.length === 0) return;
+  const passes = mayRun.map((index) => plan.passes[index]!);
   const residualLayers = [
     ...new Set(passes.flatMap((pass) => (pass.startLayer === undefined ? [] : [pass.startLayer]))),
   ].sort((a, b) => a - b);
@@ -310,8 +312,10 @@ export async function executePasses(
     residualLayers,
     needsKeyValues ? plan.keyValueLayers : [],
   );
+  let position = 0;
+  const take = next ?? (() => mayRun[position++]);
   try {
-    for (const index of passIndices) {
+    for (let index = await take(); index !== undefined; index = await take()) {
       throwIfAborted(context.functionName, context.signal, done(), jobs.length);
       const pass = plan.passes[index]!;
       const chunk = pass.patches.map((patch) => jobs[patch]!);

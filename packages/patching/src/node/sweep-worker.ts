@@ -1,6 +1,7 @@
 /**
  * A worker thread of the fast engine (Node): builds its own backend and model copy from the
- * message it is started with, runs its share of the planned passes, and posts each pass's values.
+ * message it is started with, then runs the passes the calling thread hands it one at a time
+ * (a shared queue) and posts each pass's values.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initNodeBackend } from '@patchlens/backends/node';
@@ -40,9 +41,23 @@ async function main(start: WorkerStart): Promise<void> {
     signal: undefined,
     progress: () => {},
   };
-  await executePasses(context, jobs, start.plan, start.passes, (pass, values) => {
-    parentPort!.postMessage({ type: 'pass', pass, values });
-  });
+  // passes come one at a time from the calling thread's shared queue
+  const waiting: ((pass: number | undefined) => void)[] = [];
+  parentPort!.on('message', (message: { pass?: number }) => waiting.shift()?.(message.pass));
+  const next = () =>
+    new Promise<number | undefined>((resolve) => {
+      waiting.push(resolve);
+      parentPort!.postMessage({ type: 'next' });
+    });
+  await executePasses(
+    context,
+    jobs,
+    start.plan,
+    start.passes,
+    (pass, values) => parentPort!.postMessage({ type: 'pass', pass, values }),
+    () => 0,
+    next,
+  );
   parentPort!.postMessage({ type: 'done' });
 }
 

@@ -20,13 +20,14 @@ export interface WorkerStart {
   readonly metric: MetricRecipe;
   readonly jobs: PatchJob[];
   readonly plan: SweepPlan;
-  /** Indices into `plan.passes` this worker runs. */
+  /** Indices into `plan.passes` this worker may be handed (its capture covers them). */
   readonly passes: readonly number[];
 }
 
 /** Worker -> calling thread. */
 export type WorkerReply =
   | { readonly type: 'pass'; readonly pass: number; readonly values: Float32Array }
+  | { readonly type: 'next' }
   | { readonly type: 'done' }
   | {
       readonly type: 'error';

@@ -86,8 +86,9 @@ function plain(
 }
 
 /**
- * Runs `plan.workerPasses` (worker 0 on this thread, the others on worker threads), calling
- * `onPass` with each pass's values as they arrive. The first error — a worker's, this thread's,
+ * Runs the plan's passes on `plan.workerPasses.length` workers (worker 0 on this thread, the
+ * others on worker threads), handing out passes from one queue, costliest first, to whichever
+ * worker is free; calls `onPass` with each pass's values as they arrive. The first error — a worker's, this thread's,
  * or the signal's AbortError — ends every worker and rejects; nothing keeps running.
  */
 export async function runOnWorkers(
@@ -121,8 +122,14 @@ export async function runOnWorkers(
     let source: ModelWorkerSource | undefined = model.workerSource!();
     const tokens = plain(context.corruptedTokens, true);
     const finished: Promise<void>[] = [];
+    // one queue, costliest pass first: whoever is free takes the next, so a worker that starts
+    // late (loading its model) takes fewer passes instead of delaying the sweep
+    const queue = plan.passes
+      .map((_, pass) => pass)
+      .sort((a, b) => plan.passes[b]!.cost - plan.passes[a]!.cost || a - b);
+    const all = plan.passes.map((_, pass) => pass);
     for (let index = 1; index < plan.workerPasses.length; index++) {
-      const passes = plan.workerPasses[index]!;
+      const passes = all;
       const names = new Set<HookName>(
         passes.flatMap((pass) => plan.passes[pass]!.patches.map((patch) => jobs[patch]!.hookName)),
       );
@@ -151,6 +158,7 @@ export async function runOnWorkers(
           worker.on('message', (reply: WorkerReply) => {
             if (firstError !== undefined) return;
             if (reply.type === 'pass') onPass(reply.pass, reply.values);
+            else if (reply.type === 'next') worker.postMessage({ pass: queue.shift() });
             else if (reply.type === 'error') fail(rebuildError(reply));
             else {
               ended = true;
@@ -176,11 +184,12 @@ export async function runOnWorkers(
       { ...context, signal: internal.signal },
       jobs,
       plan,
-      plan.workerPasses[0] ?? [],
+      all,
       (pass, values) => {
         if (firstError === undefined) onPass(pass, values);
       },
       done,
+      () => queue.shift(),
     ).catch(fail);
     await Promise.all([local, ...finished]);
   } finally {
