@@ -42,7 +42,7 @@ async function main(): Promise<number> {
         `results: ${outcome.results}`,
         `csv:     ${outcome.csv.join(', ')}`,
         '',
-        ...outcome.summary,
+        ...outcome.summary.map((line) => `- ${line}`),
         `(${((performance.now() - started) / 1000).toFixed(1)} s)`,
         '',
       ].join('\n'),

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,7 @@ const PROMPTS = 2;
 // Fixed paths, to look at after a run: the page after the sweeps, and both runs' timings.
 const SCREENSHOT = join(tmpdir(), 'patchlens-web-app.png');
 const TIMINGS = join(tmpdir(), 'patchlens-web-app-timings.json');
+const ERROR_SCREENSHOT = join(tmpdir(), 'patchlens-web-app-error.png');
 
 /** `a` equals `b` to 1e-3, relative for values larger than 1 (GPU float32 differs slightly). */
 function close(a: number, b: number): boolean {
@@ -235,5 +236,80 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
         expect(mismatches, sweep).toEqual([]);
       }
     }, 150_000);
+
+    it('draws every sweep on one -1..1 scale, and a new run with bad prompts clears the old results', async () => {
+      // (runs after the test above, on its finished page)
+      const legends = await page.locator('section.sweep').evaluateAll((sections) =>
+        sections.map((section) =>
+          [...section.querySelectorAll('.role-legend-label text, .role-legend-label')]
+            .map((node) => node.textContent?.trim())
+            .filter((text) => text)
+            .join(' '),
+        ),
+      );
+      expect(legends.length).toBe(SWEEPS.length);
+      expect(new Set(legends).size, legends.join(' | ')).toBe(1);
+      expect(legends[0]).toMatch(/−1|-1/);
+
+      // the corrupted line gets one more token than the clean one
+      const corrupted = await page.inputValue('#corrupted-prompts');
+      await page.fill('#corrupted-prompts', corrupted.replace(/\n|$/, ' again\n'));
+      await page.click('#run');
+      const runStatus = page.locator('#run-status');
+      await page.waitForFunction(
+        () => document.querySelector<HTMLElement>('#run-status')!.dataset['state'] === 'error',
+        undefined,
+        { timeout: 10_000 },
+      );
+      const text = await runStatus.innerText();
+      expect(text).toMatch(
+        /^prompt 1 has (\d+) tokens in its clean line but (?!\1)\d+ in its corrupted line/,
+      );
+      expect(text).not.toMatch(/prompt 0/);
+      expect(await page.locator('#results').innerHTML()).toBe('');
+      expect(
+        await page.locator('#run-progress').evaluate((bar) => (bar as HTMLProgressElement).value),
+      ).toBe(0);
+      await page.screenshot({ path: ERROR_SCREENSHOT, fullPage: true });
+    }, 30_000);
+
+    it('loads a picked GPT-NeoX (Pythia) folder with tokenizer.json on the shared decoder', async () => {
+      const folder = join(workDir, 'pythia');
+      await mkdir(folder);
+      const checkpoint = fileURLToPath(
+        new URL(
+          '../../../packages/models-neox/test/fixtures/transformerlens/neox/checkpoint/',
+          import.meta.url,
+        ),
+      );
+      for (const name of ['config.json', 'model.safetensors']) {
+        await writeFile(join(folder, name), await readFile(join(checkpoint, name)));
+      }
+      await writeFile(
+        join(folder, 'tokenizer.json'),
+        await readFile(
+          fileURLToPath(
+            new URL(
+              '../../../packages/decoder/test/fixtures/byte-level-bpe.tokenizer.json',
+              import.meta.url,
+            ),
+          ),
+        ),
+      );
+      await page.locator('#checkpoint-folder').setInputFiles(folder);
+      await page.waitForFunction(
+        () =>
+          /ready|error/.test(
+            document.querySelector<HTMLElement>('#model-status')!.dataset['state']!,
+          ),
+        undefined,
+        { timeout: 30_000 },
+      );
+      const modelStatus = page.locator('#model-status');
+      expect(await modelStatus.getAttribute('data-state'), await modelStatus.innerText()).toBe(
+        'ready',
+      );
+      expect(await modelStatus.innerText()).toContain('2 layers, 4 heads, dModel 32, 300 tokens');
+    }, 60_000);
   },
 );

@@ -52,8 +52,19 @@ function setStatus(output: HTMLOutputElement, status: string, text: string): voi
   output.textContent = text;
 }
 
+/** An error in the page's words: the message without the library function's name. */
 function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/^[A-Za-z_][\w.]*: /, '');
+}
+
+/** Clears the previous run's figures and progress, so nothing stale stays under a new message. */
+function clearResults(): void {
+  state.results?.dispose();
+  state.results = undefined;
+  ui.results.replaceChildren();
+  ui.runProgress.value = 0;
+  delete ui.runStatus.dataset['leakedTensors'];
 }
 
 /** Buttons follow the state: nothing runs without a model, nothing loads while a run is going. */
@@ -130,16 +141,24 @@ function selectedSweeps(): (typeof SWEEP_CHOICES)[number][] {
 async function run(): Promise<void> {
   const loaded = state.loaded;
   if (!loaded || state.running) return;
+  clearResults();
   const sweeps = selectedSweeps();
   let batch: ReturnType<typeof promptBatchFromText>;
   try {
     if (sweeps.length === 0) throw new Error('Tick at least one sweep.');
-    batch = promptBatchFromText(loaded.model.tokenizer, {
+    batch = promptBatchFromText(loaded.tokenizer, {
       clean: ui.clean.value,
       corrupted: ui.corrupted.value,
       answers: ui.answers.value,
       wrong: ui.wrong.value,
     });
+    const { nCtx } = loaded.model.config;
+    const tooLong = batch.clean.findIndex((row) => row.length > nCtx);
+    if (tooLong >= 0) {
+      throw new Error(
+        `prompt ${tooLong + 1} has ${batch.clean[tooLong]!.length} tokens (BOS included), more than the model's context of ${nCtx} positions (n_positions in config.json); shorten it.`,
+      );
+    }
   } catch (error) {
     setStatus(ui.runStatus, 'error', message(error));
     return;
@@ -147,10 +166,6 @@ async function run(): Promise<void> {
   const controller = new AbortController();
   state.running = controller;
   refreshButtons();
-  state.results?.dispose();
-  state.results = undefined;
-  ui.results.replaceChildren();
-  ui.runProgress.value = 0;
   setStatus(ui.runStatus, 'running', 'clean and corrupted runs…');
   const tensorsBefore = tf.memory().numTensors;
   const started = performance.now();
@@ -178,6 +193,7 @@ async function run(): Promise<void> {
       `done in ${seconds.toFixed(1)} s on ${state.backend?.name}${leaked === 0 ? '' : ` (${leaked} tensors leaked)`}`,
     );
   } catch (error) {
+    clearResults();
     if (AbortError.isInstance(error)) setStatus(ui.runStatus, 'cancelled', 'cancelled');
     else setStatus(ui.runStatus, 'error', message(error));
   } finally {
@@ -222,7 +238,7 @@ function wireEvents(): void {
     if (!loaded) return;
     try {
       const count = Math.max(1, Math.min(64, Math.round(ui.ioiCount.valueAsNumber || 8)));
-      const tokenizer = loaded.model.tokenizer;
+      const tokenizer = loaded.tokenizer;
       setPromptText(
         ioiBatchText(
           loaded.bundled ? heldOutIoiBatch(tokenizer, count) : transformerLensIoiBatch(tokenizer),

@@ -1,4 +1,8 @@
+import { type DecoderModel, loadDecoder } from '@patchlens/decoder';
 import { GPT2, type GPT2LoadProgress } from '@patchlens/models-gpt2';
+import { LLAMA_FAMILY } from '@patchlens/models-llama';
+import { NEOX_FAMILY } from '@patchlens/models-neox';
+import type { IoiTokenizer } from '../src/ioi/ioi-batch.js';
 
 /**
  * Where a model comes from: the bundled IOI model (served at `model/`) or a folder the user picked.
@@ -21,7 +25,10 @@ export type ModelSource =
  * ```
  */
 export interface LoadedModel {
-  readonly model: GPT2;
+  /** GPT-2, or a Llama-architecture / GPT-NeoX checkpoint on the shared decoder. */
+  readonly model: GPT2 | DecoderModel;
+  /** The prompts' tokenizer (BOS first, as the IOI prompts are built). */
+  readonly tokenizer: IoiTokenizer;
   /** `the bundled IOI model` or the picked folder's name. */
   readonly name: string;
   /** Whether this is the bundled IOI model (its held-out IOI prompts apply). */
@@ -47,8 +54,9 @@ function folderName(files: readonly File[]): string {
 }
 
 /**
- * Loads a GPT-2 checkpoint in the page: the bundled model by URL, or the files of a picked folder
- * (`config.json` plus `model.safetensors` or a sharded index and its shards; other files are ignored).
+ * Loads a checkpoint in the page: the bundled model by URL, or the files of a picked folder
+ * (`config.json` plus `model.safetensors` or a sharded index and its shards; GPT-2, or — with
+ * `tokenizer.json` — a Llama-architecture or GPT-NeoX folder, picked by config.json).
  *
  * @param source - see {@link ModelSource}.
  * @param onProgress - called as weights arrive (`loadedBytes`, `totalBytes`, `file`); default none.
@@ -68,8 +76,34 @@ export async function loadModel(
       ...options,
       requestInit: { cache: 'no-store' },
     });
-    return { model, name: 'the bundled IOI model', bundled: true };
+    return { model, tokenizer: model.tokenizer, name: 'the bundled IOI model', bundled: true };
   }
-  const model = await GPT2.fromPretrained([...source.files], options);
-  return { model, name: folderName(source.files), bundled: false };
+  const name = folderName(source.files);
+  const config = source.files.find((file) => file.name === 'config.json');
+  const json = config ? JSON.parse(await config.text()) : {};
+  const architecture = Array.isArray(json.architectures) ? json.architectures[0] : undefined;
+  if (!config || architecture === 'GPT2LMHeadModel' || json.model_type === 'gpt2') {
+    const model = await GPT2.fromPretrained([...source.files], options);
+    return { model, tokenizer: model.tokenizer, name, bundled: false };
+  }
+  // Llama architecture (Llama, Mistral, Qwen2) or GPT-NeoX (Pythia): config.json picks the family.
+  const model = await loadDecoder([...source.files], [LLAMA_FAMILY, NEOX_FAMILY], options);
+  const tokenizer = model.tokenizer;
+  const bosTokenId = tokenizer?.bosTokenId;
+  if (!tokenizer || bosTokenId === undefined) {
+    model.dispose();
+    throw new Error(
+      `${name} has ${tokenizer ? 'no BOS token (config.json bos_token_id)' : 'no tokenizer.json'}; pick a checkpoint folder with tokenizer.json.`,
+    );
+  }
+  return {
+    model,
+    tokenizer: {
+      bosTokenId,
+      encode: (text) => tokenizer.encode(text),
+      toSingleToken: (text) => tokenizer.toSingleToken(text),
+    },
+    name,
+    bundled: false,
+  };
 }

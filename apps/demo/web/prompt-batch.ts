@@ -94,11 +94,17 @@ export function promptBatchFromText(tokenizer: IoiTokenizer, text: PromptText): 
   const clean = cleanLines.map((line) => ioiPromptTokens(tokenizer, line));
   const corrupted = corruptedLines.map((line) => ioiPromptTokens(tokenizer, line));
   const length = clean[0]!.length;
+  // prompts are numbered from 1, as the lines of the form
   clean.forEach((row, index) => {
     const pair = corrupted[index]!;
-    if (row.length !== length || pair.length !== length) {
+    if (row.length !== pair.length) {
       throw new TokenizationError(
-        `promptBatchFromText: prompt ${index + 1} has ${row.length} clean and ${pair.length} corrupted tokens but prompt 1 has ${length}; every prompt needs the same number of tokens (BOS included).`,
+        `promptBatchFromText: prompt ${index + 1} has ${row.length} tokens in its clean line but ${pair.length} in its corrupted line (BOS included); a clean prompt and its corruption need the same number of tokens (e.g. swap names that are one token each).`,
+      );
+    }
+    if (row.length !== length) {
+      throw new TokenizationError(
+        `promptBatchFromText: prompt ${index + 1} has ${row.length} tokens but prompt 1 has ${length} (BOS included); every prompt of a batch needs the same number of tokens.`,
       );
     }
   });

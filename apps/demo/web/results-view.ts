@@ -1,6 +1,6 @@
 import { patchRunJson } from '@patchlens/patching';
 import type { ModelConfig } from '@patchlens/tensor-hooks';
-import { patchHeatmap } from '@patchlens/viz';
+import { NORMALIZED_SCALE, patchHeatmap } from '@patchlens/viz';
 import { normalizeResult } from '../src/demo/demo-sweeps.js';
 import type { PromptBatch } from './prompt-batch.js';
 import type { SweepRun } from './sweep-run.js';
@@ -108,7 +108,7 @@ export async function showResults(
     element('strong', run.clean.toFixed(3)),
     ', corrupted ',
     element('strong', run.corrupted.toFixed(3)),
-    `, on ${context.backend}. Heatmaps show (patched − corrupted) / (clean − corrupted): 1 = clean restored. `,
+    `, on ${context.backend}. Heatmaps show (patched − corrupted) / (clean − corrupted): 1 = clean restored, 0 = no effect, on a fixed −1…1 colour scale (values beyond are clipped; hover for the exact value). `,
   );
   const download = element('a', 'Download results (JSON)');
   download.id = 'download-results';
@@ -120,15 +120,12 @@ export async function showResults(
   const views: { finalize(): void }[] = [];
   for (const [sweep, result] of Object.entries(run.results)) {
     const normalized = normalizeResult(result, run.clean, run.corrupted);
-    let largest = 1;
-    for (const value of normalized.values) {
-      if (Number.isFinite(value)) largest = Math.max(largest, Math.abs(value));
-    }
     const figure = patchHeatmap(normalized, {
       tokens: context.tokens,
       title: `${sweep} (${(run.milliseconds[sweep] ?? 0).toFixed(0)} ms)`,
       valueLabel: 'restored',
-      colorLimit: largest,
+      cellValues: normalized.shape.length === 2 && normalized.values.length <= 100,
+      ...NORMALIZED_SCALE,
     });
     const section = element('section', undefined, 'sweep');
     section.dataset['sweep'] = sweep;

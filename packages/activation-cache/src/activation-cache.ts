@@ -2,6 +2,7 @@ import {
   type ActivationCacheLike,
   actName,
   closestNames,
+  type HookedModel,
   type HookName,
   InvalidArgumentError,
   layerOfHook,
@@ -9,6 +10,26 @@ import {
   UnknownHookError,
 } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
+import { type ApplyLnOptions, applyLnToStack } from './apply-ln-to-stack.js';
+import { type LogitAttrsOptions, logitAttrs } from './logit-attrs.js';
+import {
+  type AccumulatedResidOptions,
+  accumulatedResid,
+  type DecomposeResidOptions,
+  decomposeResid,
+  type LabelledStack,
+  type StackHeadResultsOptions,
+  stackHeadResults,
+} from './residual-stack.js';
+
+/** A stack, or `[stack, labels]` when `returnLabels` is true. */
+type StackOrLabelled<Options> = Options extends { returnLabels: true }
+  ? [tf.Tensor, string[]]
+  : tf.Tensor;
+
+function withLabels(result: LabelledStack, returnLabels: boolean | undefined) {
+  return returnLabels ? [result.stack, result.labels] : result.stack;
+}
 
 /**
  * One activation exported to plain memory: a row-major copy of its values.
@@ -40,6 +61,8 @@ export interface ActivationCacheOptions {
   readonly nLayers?: number;
   /** Whether axis 0 of every activation is the batch axis (default true). */
   readonly hasBatchDim?: boolean;
+  /** The model the activations came from (TransformerLens keeps it too): the residual-stream analysis reads its weights. Not owned. */
+  readonly model?: HookedModel;
 }
 
 /**
@@ -62,6 +85,8 @@ export interface ActivationCacheOptions {
 export class ActivationCache implements ActivationCacheLike {
   /** Number of blocks of the model the cache came from (resolves negative layers). */
   readonly nLayers: number;
+  /** The model the activations came from (set by `model.runWithCache`); not owned by the cache. */
+  readonly model: HookedModel | undefined;
   private readonly tensors: Map<string, tf.Tensor>;
   private batchDim: boolean;
   private disposed = false;
@@ -87,6 +112,7 @@ export class ActivationCache implements ActivationCacheLike {
     }
     this.nLayers = nLayers;
     this.batchDim = options.hasBatchDim ?? true;
+    this.model = options.model;
   }
 
   /**
@@ -260,7 +286,125 @@ export class ActivationCache implements ActivationCacheLike {
       tf.dispose([...sliced.values()]);
       throw error;
     }
-    return new ActivationCache(sliced, { nLayers: this.nLayers });
+    return new ActivationCache(sliced, {
+      nLayers: this.nLayers,
+      ...(this.model ? { model: this.model } : {}),
+    });
+  }
+
+  /**
+   * TransformerLens `accumulated_resid`: the residual stream entering each block up to `layer`
+   * (default: all, plus `final_post`), stacked `[components, batch, (pos,) dModel]`; labels `{l}_pre`,
+   * `{l}_mid` (with `inclMid`), `final_post`. With `applyLn` and no layer (or the last), the final
+   * LayerNorm is re-run on each component with its own statistics (the logit lens). The caller
+   * disposes the result.
+   *
+   * @param layer - stack up to the input of this block; undefined, -1 or nLayers = everything.
+   * @param options - `inclMid`, `applyLn`, `posSlice` (-1 drops the position axis), `returnLabels`.
+   * @example
+   * ```ts
+   * const [stack, labels] = cache.accumulatedResid(undefined, { applyLn: true, posSlice: -1, returnLabels: true });
+   * ```
+   */
+  accumulatedResid<Options extends AccumulatedResidOptions = AccumulatedResidOptions>(
+    layer?: number,
+    options?: Options,
+  ): StackOrLabelled<Options> {
+    this.assertAlive('accumulatedResid');
+    return withLabels(
+      accumulatedResid(this, layer, options),
+      options?.returnLabels,
+    ) as StackOrLabelled<Options>;
+  }
+
+  /**
+   * TransformerLens `decompose_resid`: the residual stream entering `layer` as its parts, stacked:
+   * `embed`, `pos_embed`, `{l}_attn_out`, `{l}_mlp_out`. With `applyLn`, each part is centred and
+   * divided by the **cached** scale of the target LayerNorm. The caller disposes the result.
+   *
+   * @param layer - decompose the input of this block; undefined, -1 or nLayers = the final stream.
+   * @param options - `mode` ('all' | 'attn' | 'mlp'), `inclEmbeds`, `mlpInput`, `applyLn`, `posSlice`, `returnLabels`.
+   * @example
+   * ```ts
+   * const parts = cache.decomposeResid(undefined, { posSlice: -1 }); // [2 + 2 * nLayers, batch, dModel]
+   * ```
+   */
+  decomposeResid<Options extends DecomposeResidOptions = DecomposeResidOptions>(
+    layer?: number,
+    options?: Options,
+  ): StackOrLabelled<Options> {
+    this.assertAlive('decomposeResid');
+    return withLabels(
+      decomposeResid(this, layer, options),
+      options?.returnLabels,
+    ) as StackOrLabelled<Options>;
+  }
+
+  /**
+   * TransformerLens `stack_head_results`: every head's output into the residual stream before
+   * `layer`, `L{l}H{h}`, from `attn.hook_result` when cached, else from `hook_z` and the model's
+   * W_O; `inclRemainder` adds the rest of the stream. The caller disposes the result.
+   *
+   * @param layer - heads of blocks before this one; undefined, -1 or nLayers = every block.
+   * @param options - `returnLabels`, `inclRemainder`, `applyLn`, `posSlice`.
+   * @example
+   * ```ts
+   * const [heads, labels] = cache.stackHeadResults(-1, { posSlice: -1, returnLabels: true }); // labels: ['L0H0', …]
+   * ```
+   */
+  stackHeadResults<Options extends StackHeadResultsOptions = StackHeadResultsOptions>(
+    layer?: number,
+    options?: Options,
+  ): StackOrLabelled<Options> {
+    this.assertAlive('stackHeadResults');
+    return withLabels(
+      stackHeadResults(this, layer, options),
+      options?.returnLabels,
+    ) as StackOrLabelled<Options>;
+  }
+
+  /**
+   * TransformerLens `apply_ln_to_stack`: centre each component and divide by the cached scale of
+   * the LayerNorm that reads `layer`'s input (`ln_final` for the unembedding); with `recomputeLn`
+   * and the unembedding, the final LayerNorm with each component's own statistics instead. The
+   * caller disposes the result.
+   *
+   * @param stack - `[components, batch, (pos,) dModel]`, already position-sliced like `posSlice`.
+   * @param layer - undefined, -1 or nLayers = the unembedding; else that block's ln1 (ln2 with `mlpInput`).
+   * @param options - `posSlice`, `batchSlice`, `hasBatchDim` (default true), `mlpInput`, `recomputeLn`.
+   * @example
+   * ```ts
+   * const scaled = cache.applyLnToStack(cache.decomposeResid(), -1);
+   * ```
+   */
+  applyLnToStack(stack: tf.Tensor, layer?: number, options: ApplyLnOptions = {}): tf.Tensor {
+    this.assertAlive('applyLnToStack');
+    return applyLnToStack(this, stack, layer, options);
+  }
+
+  /**
+   * TransformerLens `logit_attrs`: each component's direct contribution to the logit of `tokens`
+   * (minus `incorrectTokens`): centred, divided by the cached `ln_final.hook_scale` and dotted with
+   * `W_U[:, token]`; `b_U` is left out. Expects an already position-sliced stack. The caller
+   * disposes the result `[components, batch, (pos)]`.
+   *
+   * @param stack - e.g. `decomposeResid(undefined, { posSlice: -1 })`.
+   * @param tokens - one id for every prompt or one per prompt.
+   * @param incorrectTokens - as `tokens`; gives logit-difference attributions.
+   * @param options - `posSlice` (the one applied to the stack), `batchSlice`, `hasBatchDim`.
+   * @example
+   * ```ts
+   * const attrs = cache.logitAttrs(cache.decomposeResid(undefined, { posSlice: -1 }), 5335, 1757, { posSlice: -1 });
+   * ```
+   */
+  logitAttrs(
+    stack: tf.Tensor,
+    tokens: number | readonly number[],
+    incorrectTokens?: number | readonly number[],
+    options: LogitAttrsOptions = {},
+  ): tf.Tensor {
+    this.assertAlive('logitAttrs');
+    return logitAttrs(this, stack, tokens, incorrectTokens, options);
   }
 
   /**

@@ -1,4 +1,5 @@
 import {
+  type HookedModel,
   type HookFilter,
   type HookRegistry,
   InvalidArgumentError,
@@ -22,6 +23,7 @@ import { ActivationCache } from './activation-cache.js';
  * @param registry - the model's hook registry.
  * @param namesFilter - which hook points to capture (default, `undefined`: all).
  * @param fn - the forward pass.
+ * @param options.model - the model the cache keeps a reference to (for its residual-stream analysis).
  * @returns `fn`'s result and an {@link ActivationCache} that owns the captures (caller disposes both).
  * @example
  * ```ts
@@ -32,6 +34,7 @@ export function captureActivations<T>(
   registry: HookRegistry,
   namesFilter: HookFilter | undefined,
   fn: () => T,
+  options: { readonly model?: HookedModel } = {},
 ): { result: T; cache: ActivationCache } {
   if (typeof fn !== 'function') {
     throw new InvalidArgumentError(
@@ -75,7 +78,13 @@ export function captureActivations<T>(
   }
   let largest = -1;
   for (const name of registry.hookNames) largest = Math.max(largest, layerOfHook(name) ?? -1);
-  return { result, cache: new ActivationCache(ordered, { nLayers: largest + 1 }) };
+  return {
+    result,
+    cache: new ActivationCache(ordered, {
+      nLayers: largest + 1,
+      ...(options.model ? { model: options.model } : {}),
+    }),
+  };
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

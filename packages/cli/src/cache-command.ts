@@ -5,11 +5,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   backendPreference,
   COMMON_OPTIONS,
+  COMMON_USAGE,
   parseCommandLine,
   parseIdList,
   requireModel,
 } from './command-line.js';
-import { loadModel } from './load-model.js';
+import { checkOutputFile, writeAtomically } from './output-paths.js';
 import type { CommandIO } from './progress-reporter.js';
 import { UsageError } from './usage-error.js';
 
@@ -26,7 +27,10 @@ const CACHE_OPTIONS = {
 /** Usage text of `patchlens cache`. */
 export const CACHE_USAGE = `patchlens cache --model M (--text TEXT | --ids 5,17,42)...
   [--names NAME,...|--names-regex RE] [--no-prepend-bos] --out FILE.safetensors
-  [--backend auto|tensorflow|webgpu|wasm|cpu] [--no-process-weights]`;
+${COMMON_USAGE}
+
+  --names: full hook names (blocks.0.hook_resid_pre) or short forms (z1, pattern0, k6);
+  default every activation. The logits are always written, as "logits".`;
 
 function namesFilter(
   names: string | undefined,
@@ -36,11 +40,13 @@ function namesFilter(
     throw new UsageError('patchlens cache: give --names or --names-regex, not both.');
   }
   if (names !== undefined) {
-    return names
-      .split(',')
-      .map((name) => name.trim())
-      .filter((name) => name.length > 0)
-      .map((name) => actName(name));
+    const entries = names.split(',').map((name) => name.trim());
+    if (entries.some((name) => name.length === 0)) {
+      throw new UsageError(
+        `patchlens cache: --names "${names}" has an empty entry; give comma-separated hook names.`,
+      );
+    }
+    return entries.map((name) => actName(name));
   }
   if (regex === undefined) return undefined;
   try {
@@ -54,7 +60,7 @@ function namesFilter(
 
 /**
  * `patchlens cache`: runs the model once and writes the selected activations (default all) and
- * `logits`, as F32 tensors named by hook name, to a .safetensors file.
+ * `logits`, as F32 tensors named by hook name, to a .safetensors file (whole or not at all).
  */
 export async function cacheCommand(argv: readonly string[], io: CommandIO): Promise<void> {
   const values = parseCommandLine('cache', argv, CACHE_OPTIONS);
@@ -75,18 +81,39 @@ export async function cacheCommand(argv: readonly string[], io: CommandIO): Prom
       'patchlens cache: give the prompts either as --text TEXT or as --ids 5,17,42 (repeatable), not both and not neither.',
     );
   }
+  const emptyText = values.text?.findIndex((text) => text.length === 0) ?? -1;
+  if (emptyText >= 0) {
+    throw new UsageError(
+      `patchlens cache: --text number ${emptyText + 1} is empty; give some text to run the model on.`,
+    );
+  }
+  const ids = values.ids?.map((list) => parseIdList('ids', list));
+  if (ids?.some((list) => list.length !== ids[0]!.length)) {
+    throw new UsageError(
+      `patchlens cache: the --ids lists have different lengths (${ids.map((list) => list.length).join(', ')}); a batch needs equal lengths.`,
+    );
+  }
   const filter = namesFilter(values.names, values['names-regex']);
+  const where = `patchlens cache: --out ${JSON.stringify(out)}`;
+  await checkOutputFile(where, out);
+
+  const { loadModel } = await import('./load-model.js');
   const { model } = await loadModel(io, source, {
     backend,
     processWeights: !values['no-process-weights'],
   });
   try {
-    const ids = values.ids?.map((list) => parseIdList('ids', list));
     const tokens =
       ids === undefined
-        ? model.toTokens(values.text ?? [], { prependBos: !values['no-prepend-bos'] })
+        ? model.toTokens(values.text ?? [], values['no-prepend-bos'] ? { prependBos: false } : {})
         : tf.tensor2d(ids, undefined, 'int32');
     try {
+      const positions = tokens.shape[1]!;
+      if (positions > model.config.nCtx) {
+        throw new UsageError(
+          `patchlens cache: the prompt has ${positions} tokens, more than the model's context of ${model.config.nCtx} positions (n_positions in config.json); shorten it.`,
+        );
+      }
       const { logits, cache } = model.runWithCache(
         tokens,
         filter === undefined ? {} : { namesFilter: filter },
@@ -106,9 +133,11 @@ export async function cacheCommand(argv: readonly string[], io: CommandIO): Prom
           shape: logits.shape,
           data: (await logits.data()) as Float32Array,
         });
-        await writeSafetensorsFile(out, tensors, {
-          metadata: { format: 'np', producer: 'patchlens cache' },
-        });
+        await writeAtomically(where, out, (temporary) =>
+          writeSafetensorsFile(temporary, tensors, {
+            metadata: { format: 'np', producer: 'patchlens cache' },
+          }),
+        );
         io.stderr.write(`activations: ${out} (${tensors.size} tensors)\n`);
       } finally {
         logits.dispose();

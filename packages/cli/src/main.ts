@@ -1,13 +1,69 @@
-import { PatchLensError } from '@patchlens/tensor-hooks';
-import { CACHE_USAGE, cacheCommand } from './cache-command.js';
-import { PATCH_USAGE, patchCommand } from './patch-command.js';
 import type { CommandIO } from './progress-reporter.js';
 
-const USAGE = `patchlens: activation patching for GPT-2 checkpoints
+/** One `patchlens` subcommand: a one-line summary and its runner, loaded only when it runs. */
+export interface CommandEntry {
+  /** What the command does, for `patchlens --help`. */
+  readonly summary: string;
+  /** Runs the command; throws a PatchLensError (exit 2) for bad arguments or input. */
+  readonly run: (argv: readonly string[], io: CommandIO) => Promise<void>;
+}
 
-${PATCH_USAGE}
+/**
+ * The subcommands by name. Each entry imports its module when it runs, so `patchlens --help` and
+ * argument errors of one command load neither tfjs nor the model code of the others. Add a
+ * command by adding an entry.
+ */
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  patch: {
+    summary: 'activation patching sweeps (TransformerLens get_act_patch_*) -> JSON/CSV/Arrow + SVG',
+    run: async (argv, io) => (await import('./patch-command.js')).patchCommand(argv, io),
+  },
+  path: {
+    summary:
+      'path patching (IOI paper): sender heads -> receivers (heads q/k/v or logits) -> JSON/CSV + SVG',
+    run: async (argv, io) => (await import('./path-command.js')).pathCommand(argv, io),
+  },
+  cache: {
+    summary: 'run the model once and write its activations + logits to .safetensors',
+    run: async (argv, io) => (await import('./cache-command.js')).cacheCommand(argv, io),
+  },
+  attribute: {
+    summary: 'attribution patching: every sweep estimated from one backward pass (+ --with-exact)',
+    run: async (argv, io) => (await import('./attribute-command.js')).attributeCommand(argv, io),
+  },
+  analyze: {
+    summary:
+      'logit lens by layer, per-head and per-component direct logit attribution -> JSON + SVG',
+    run: async (argv, io) => (await import('./analyze-command.js')).analyzeCommand(argv, io),
+  },
+};
 
-${CACHE_USAGE}`;
+const HELP_WORDS = new Set(['--help', '-h', 'help']);
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return `patchlens: activation patching for GPT-2 checkpoints (TransformerLens's patching in TypeScript)
+
+Usage: patchlens <command> --model DIR|URL [flags]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`)
+  .join('\n')}
+
+"patchlens <command> --help" lists a command's flags. Exit codes: 0 success, 2 bad arguments or
+input (one line says what is wrong), 1 any other failure.`;
+}
+
+/**
+ * The first line of a PatchLensError's message in the user's terms: prefixed with
+ * `patchlens <command>:` once, without the library function's name (`GPT2.forward: `).
+ */
+function errorLine(command: string, error: Error): string {
+  const line = error.message.split('\n')[0] ?? '';
+  if (line.startsWith('patchlens ')) return line;
+  return `patchlens ${command}: ${line.replace(/^[A-Za-z_][\w.]*: /, '')}`;
+}
 
 /**
  * Runs the `patchlens` command line and returns its exit code: 0 on success, 2 on bad arguments
@@ -25,30 +81,29 @@ export async function runPatchlens(
   io: CommandIO = process,
 ): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined || HELP_WORDS.has(command)) {
+    io.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (entry === undefined) {
+    io.stderr.write(
+      `patchlens: unknown command "${command}"; the commands are ${Object.keys(COMMANDS).join(', ')} (patchlens --help).\n`,
+    );
+    return 2;
+  }
   try {
-    if (command === 'patch') await patchCommand(rest, io);
-    else if (command === 'cache') await cacheCommand(rest, io);
-    else if (
-      command === undefined ||
-      command === '--help' ||
-      command === '-h' ||
-      command === 'help'
-    ) {
-      io.stdout.write(`${USAGE}\n`);
-    } else {
-      io.stderr.write(
-        `patchlens: unknown command "${command}"; the commands are patch and cache (patchlens --help).\n`,
-      );
-      return 2;
-    }
+    await entry.run(rest, io);
     return 0;
   } catch (error) {
+    // loaded here, not at the top, so `patchlens --help` does not load tfjs
+    const { PatchLensError } = await import('@patchlens/tensor-hooks');
     if (PatchLensError.isInstance(error)) {
-      io.stderr.write(`${error.message.split('\n')[0]}\n`);
+      io.stderr.write(`${errorLine(command, error as Error)}\n`);
       return 2;
     }
     io.stderr.write(
-      `patchlens: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `patchlens ${command}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
     return 1;
   }

@@ -71,7 +71,7 @@ describe('GPT-2 configs', () => {
       /activation_function "relu" is not supported; accepted: "gelu_new", "gelu"/,
     );
     expect(() => gpt2ConfigFromHuggingFace({ ...base, n_head: 3 })).toThrow(
-      /dModel \(8\) must be divisible by nHeads \(3\)/,
+      /config\.json's n_embd \(8\) must be divisible by n_head \(3\)/,
     );
     expect(() => gpt2ConfigFromHuggingFace({ ...base, n_embd: undefined })).toThrow(
       /no "n_embd" or "hidden_size"/,

@@ -246,6 +246,20 @@ export function gpt2ConfigFromHuggingFace(json: unknown): GPT2Config {
     );
   }
   const name = field(config, '_name_or_path');
+  const [embedding, heads] = [
+    field(config, 'n_embd', 'hidden_size'),
+    field(config, 'n_head', 'num_attention_heads'),
+  ];
+  if (
+    Number.isInteger(embedding) &&
+    Number.isInteger(heads) &&
+    (heads as number) > 0 &&
+    (embedding as number) % (heads as number) !== 0
+  ) {
+    throw new InvalidArgumentError(
+      `${where}: config.json's n_embd (${embedding}) must be divisible by n_head (${heads}): each head gets n_embd / n_head dimensions; check that config.json belongs to these weights.`,
+    );
+  }
   return createGPT2Config({
     nLayers: required(['n_layer', 'num_hidden_layers']) as number,
     nHeads: required(['n_head', 'num_attention_heads']) as number,

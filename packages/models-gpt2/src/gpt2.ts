@@ -1,5 +1,6 @@
 import { type ActivationCache, captureActivations } from '@patchlens/activation-cache';
 import {
+  type AnalysisWeights,
   type ForwardOptions,
   type HookedModel,
   type HookName,
@@ -42,6 +43,12 @@ import { weightsFromHuggingFace } from './weight-mapping.js';
 export interface GPT2ModelOptions {
   /** Expose `attn.hook_result` (per-head outputs; costs memory and time). Default false, like TransformerLens. */
   readonly useAttnResult?: boolean;
+  /**
+   * Expose per-head query/key/value inputs `blocks.{L}.hook_q_input` / `hook_k_input` /
+   * `hook_v_input` `[batch, pos, head, dModel]` (TransformerLens's `use_split_qkv_input`; costs
+   * memory). Default false. The same numbers as without it.
+   */
+  readonly useSplitQkvInput?: boolean;
 }
 
 /**
@@ -161,8 +168,23 @@ export class GPT2 implements HookedModel<ActivationCache> {
     selectiveUnembed: true,
     startAtPosition: true,
   });
+  /** The unembedding, final LayerNorm and W_O/b_O, for the cache's residual-stream analysis (owned by the model). */
+  get analysisWeights(): AnalysisWeights {
+    const { weights, config } = this;
+    return {
+      normalizationType: config.normalizationType,
+      eps: config.eps,
+      lnFinal: weights.ln_final,
+      W_U: weights.W_U,
+      b_U: weights.b_U,
+      W_O: weights.blocks.map((block) => block.W_O),
+      b_O: weights.blocks.map((block) => block.b_O),
+    };
+  }
   /** Whether `attn.hook_result` exists and attn_out is summed from it. */
   readonly useAttnResult: boolean;
+  /** Whether each head has its own query/key/value input hook (`hook_q_input`, ...). */
+  readonly useSplitQkvInput: boolean;
   /** GPT-2's tokenizer (r50k_base). */
   readonly tokenizer = new GPT2Tokenizer();
   private disposed = false;
@@ -174,6 +196,7 @@ export class GPT2 implements HookedModel<ActivationCache> {
    * @param config - the config the weights follow.
    * @param weights - the weights; the model disposes them.
    * @param options.useAttnResult - expose `attn.hook_result` (default false).
+   * @param options.useSplitQkvInput - expose `hook_q_input` / `hook_k_input` / `hook_v_input` (default false).
    * @example
    * ```ts
    * const model = new GPT2(config, weightsFromHuggingFace(config, tensors));
@@ -188,8 +211,12 @@ export class GPT2 implements HookedModel<ActivationCache> {
     this.config = config;
     this.weights = weights;
     this.useAttnResult = options.useAttnResult ?? false;
+    this.useSplitQkvInput = options.useSplitQkvInput ?? false;
     this.hookNames = Object.freeze(
-      listHookNames(config.nLayers, { useAttnResult: this.useAttnResult }),
+      listHookNames(config.nLayers, {
+        useAttnResult: this.useAttnResult,
+        useSplitQkvInput: this.useSplitQkvInput,
+      }),
     );
     this.hooks = new HookRegistry(this.hookNames);
   }
@@ -305,7 +332,12 @@ export class GPT2 implements HookedModel<ActivationCache> {
       this.config,
       this.weights,
       input as tf.Tensor,
-      { ...options, hooks: this.hooks, useAttnResult: this.useAttnResult },
+      {
+        ...options,
+        hooks: this.hooks,
+        useAttnResult: this.useAttnResult,
+        useSplitQkvInput: this.useSplitQkvInput,
+      },
       plan,
     );
   }
@@ -345,8 +377,11 @@ export class GPT2 implements HookedModel<ActivationCache> {
   ): { logits: tf.Tensor; cache: ActivationCache } {
     this.assertAlive('runWithCache');
     const { namesFilter, ...forwardOptions } = options;
-    const { result, cache } = captureActivations(this.hooks, namesFilter, () =>
-      this.forward(input, forwardOptions),
+    const { result, cache } = captureActivations(
+      this.hooks,
+      namesFilter,
+      () => this.forward(input, forwardOptions),
+      { model: this },
     );
     return { logits: result, cache };
   }

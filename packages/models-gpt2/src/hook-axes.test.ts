@@ -29,6 +29,7 @@ describe('HOOK_AXES matches the GPT-2 activations', () => {
       query_pos: positions,
       key_pos: positions,
       head: config.nHeads,
+      key_value_head: config.nKeyValueHeads ?? config.nHeads,
       d_model: config.dModel,
       d_head: config.dHead,
       d_mlp: config.dMlp,

@@ -1,18 +1,9 @@
 import type { ActivationCacheLike, HookedModel } from '@patchlens/tensor-hooks';
 import type * as tf from '@tensorflow/tfjs-core';
 import { type ActivationPatchOptions, activationPatch } from './generic-activation-patch.js';
-import type { IndexAxisName } from './index-axes.js';
 import type { PatchResult } from './patch-result.js';
-import {
-  type CoordinatePatchSetter,
-  layerHeadDestSrcPosPatternPatchSetter,
-  layerHeadPatternPatchSetter,
-  layerHeadPosPatternPatchSetter,
-  layerHeadVectorPatchSetter,
-  layerPosHeadVectorPatchSetter,
-  layerPosPatchSetter,
-} from './patch-setters.js';
 import type { Metric } from './patching-metric.js';
+import { SWEEPS, type SweepName, sweepSpec } from './sweeps.js';
 
 /**
  * The signature every specialised sweep shares (TransformerLens's `get_act_patch_*`).
@@ -31,21 +22,33 @@ export type ActivationPatchFunction = (
   options?: ActivationPatchOptions,
 ) => Promise<PatchResult>;
 
-function specialised(
-  functionName: string,
-  activationName: string,
-  patchSetter: CoordinatePatchSetter,
-  indexAxisNames: readonly IndexAxisName[],
-): ActivationPatchFunction {
+/** The exact sweep of one {@link SWEEPS} entry. */
+function specialised(name: SweepName): ActivationPatchFunction {
+  const { functionName, activationName, setter, axes } = sweepSpec(name);
   return async (model, corruptedTokens, cleanCache, metric, options = {}) =>
     (await activationPatch(functionName, model, corruptedTokens, cleanCache, metric, {
       ...options,
-      patchSetter,
+      patchSetter: setter,
       activationName,
-      ...(options.indexTable === undefined ? { indexAxisNames } : {}),
+      ...(options.indexTable === undefined ? { indexAxisNames: axes } : {}),
       returnIndexTable: false,
     })) as PatchResult;
 }
+
+/**
+ * Every exact sweep by its {@link SWEEPS} name, made from the table (the named exports below pick from it).
+ *
+ * @example
+ * ```ts
+ * const result = await SWEEP_FUNCTIONS.resid_pre(model, corruptedTokens, cleanCache, metric);
+ * ```
+ */
+export const SWEEP_FUNCTIONS: Readonly<Record<SweepName, ActivationPatchFunction>> = Object.freeze(
+  Object.fromEntries(SWEEPS.map(({ name }) => [name, specialised(name)])) as Record<
+    SweepName,
+    ActivationPatchFunction
+  >,
+);
 
 /**
  * Patch the residual stream entering each block at each position. Result `[nLayers, pos]`.
@@ -62,12 +65,7 @@ function specialised(
  * const result = await getActPatchResidPre(model, corruptedTokens, cleanCache, logitDiff({ answers: 5335, wrong: 1757 }));
  * ```
  */
-export const getActPatchResidPre: ActivationPatchFunction = specialised(
-  'getActPatchResidPre',
-  'resid_pre',
-  layerPosPatchSetter,
-  ['layer', 'pos'],
-);
+export const getActPatchResidPre: ActivationPatchFunction = SWEEP_FUNCTIONS.resid_pre;
 
 /**
  * Patch the residual stream between attention and MLP (`resid_mid`) per layer and position. Result `[nLayers, pos]`.
@@ -77,12 +75,7 @@ export const getActPatchResidPre: ActivationPatchFunction = specialised(
  * const result = await getActPatchResidMid(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchResidMid: ActivationPatchFunction = specialised(
-  'getActPatchResidMid',
-  'resid_mid',
-  layerPosPatchSetter,
-  ['layer', 'pos'],
-);
+export const getActPatchResidMid: ActivationPatchFunction = SWEEP_FUNCTIONS.resid_mid;
 
 /**
  * Patch each attention layer's output per position. Result `[nLayers, pos]`.
@@ -92,12 +85,7 @@ export const getActPatchResidMid: ActivationPatchFunction = specialised(
  * const result = await getActPatchAttnOut(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnOut: ActivationPatchFunction = specialised(
-  'getActPatchAttnOut',
-  'attn_out',
-  layerPosPatchSetter,
-  ['layer', 'pos'],
-);
+export const getActPatchAttnOut: ActivationPatchFunction = SWEEP_FUNCTIONS.attn_out;
 
 /**
  * Patch each MLP layer's output per position. Result `[nLayers, pos]`.
@@ -107,12 +95,7 @@ export const getActPatchAttnOut: ActivationPatchFunction = specialised(
  * const result = await getActPatchMlpOut(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchMlpOut: ActivationPatchFunction = specialised(
-  'getActPatchMlpOut',
-  'mlp_out',
-  layerPosPatchSetter,
-  ['layer', 'pos'],
-);
+export const getActPatchMlpOut: ActivationPatchFunction = SWEEP_FUNCTIONS.mlp_out;
 
 /**
  * Patch each head's output (`z`) per position. Result `[nLayers, pos, nHeads]`.
@@ -123,12 +106,8 @@ export const getActPatchMlpOut: ActivationPatchFunction = specialised(
  * result.get(layer, pos, head);
  * ```
  */
-export const getActPatchAttnHeadOutByPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadOutByPos',
-  'z',
-  layerPosHeadVectorPatchSetter,
-  ['layer', 'pos', 'head'],
-);
+export const getActPatchAttnHeadOutByPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_out_by_pos;
 
 /**
  * Patch each head's queries per position. Result `[nLayers, pos, nHeads]`.
@@ -138,12 +117,8 @@ export const getActPatchAttnHeadOutByPos: ActivationPatchFunction = specialised(
  * const result = await getActPatchAttnHeadQByPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadQByPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadQByPos',
-  'q',
-  layerPosHeadVectorPatchSetter,
-  ['layer', 'pos', 'head'],
-);
+export const getActPatchAttnHeadQByPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_q_by_pos;
 
 /**
  * Patch each key head's keys per position. Result `[nLayers, pos, nKeyValueHeads ?? nHeads]`.
@@ -153,12 +128,8 @@ export const getActPatchAttnHeadQByPos: ActivationPatchFunction = specialised(
  * const result = await getActPatchAttnHeadKByPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadKByPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadKByPos',
-  'k',
-  layerPosHeadVectorPatchSetter,
-  ['layer', 'pos', 'head'],
-);
+export const getActPatchAttnHeadKByPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_k_by_pos;
 
 /**
  * Patch each value head's values per position. Result `[nLayers, pos, nKeyValueHeads ?? nHeads]`.
@@ -168,12 +139,8 @@ export const getActPatchAttnHeadKByPos: ActivationPatchFunction = specialised(
  * const result = await getActPatchAttnHeadVByPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadVByPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadVByPos',
-  'v',
-  layerPosHeadVectorPatchSetter,
-  ['layer', 'pos', 'head'],
-);
+export const getActPatchAttnHeadVByPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_v_by_pos;
 
 /**
  * Patch each head's attention pattern row per destination position. Result `[nLayers, nHeads, dest_pos]`
@@ -185,12 +152,8 @@ export const getActPatchAttnHeadVByPos: ActivationPatchFunction = specialised(
  * result.axes; // ['layer', 'head_index', 'dest_pos']
  * ```
  */
-export const getActPatchAttnHeadPatternByPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadPatternByPos',
-  'pattern',
-  layerHeadPosPatternPatchSetter,
-  ['layer', 'head_index', 'dest_pos'],
-);
+export const getActPatchAttnHeadPatternByPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_pattern_by_pos;
 
 /**
  * Patch each single attention pattern entry. Result `[nLayers, nHeads, dest_pos, src_pos]`.
@@ -203,12 +166,8 @@ export const getActPatchAttnHeadPatternByPos: ActivationPatchFunction = speciali
  * const result = await getActPatchAttnHeadPatternDestSrcPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadPatternDestSrcPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadPatternDestSrcPos',
-  'pattern',
-  layerHeadDestSrcPosPatternPatchSetter,
-  ['layer', 'head_index', 'dest_pos', 'src_pos'],
-);
+export const getActPatchAttnHeadPatternDestSrcPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_pattern_dest_src_pos;
 
 /**
  * Patch each head's output (`z`) at every position at once. Result `[nLayers, nHeads]`.
@@ -218,12 +177,8 @@ export const getActPatchAttnHeadPatternDestSrcPos: ActivationPatchFunction = spe
  * const result = await getActPatchAttnHeadOutAllPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadOutAllPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadOutAllPos',
-  'z',
-  layerHeadVectorPatchSetter,
-  ['layer', 'head'],
-);
+export const getActPatchAttnHeadOutAllPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_out_all_pos;
 
 /**
  * Patch each head's queries at every position at once. Result `[nLayers, nHeads]`.
@@ -233,12 +188,8 @@ export const getActPatchAttnHeadOutAllPos: ActivationPatchFunction = specialised
  * const result = await getActPatchAttnHeadQAllPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadQAllPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadQAllPos',
-  'q',
-  layerHeadVectorPatchSetter,
-  ['layer', 'head'],
-);
+export const getActPatchAttnHeadQAllPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_q_all_pos;
 
 /**
  * Patch each key head at every position at once. Result `[nLayers, nKeyValueHeads ?? nHeads]`.
@@ -248,12 +199,8 @@ export const getActPatchAttnHeadQAllPos: ActivationPatchFunction = specialised(
  * const result = await getActPatchAttnHeadKAllPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadKAllPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadKAllPos',
-  'k',
-  layerHeadVectorPatchSetter,
-  ['layer', 'head'],
-);
+export const getActPatchAttnHeadKAllPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_k_all_pos;
 
 /**
  * Patch each value head at every position at once. Result `[nLayers, nKeyValueHeads ?? nHeads]`.
@@ -263,12 +210,8 @@ export const getActPatchAttnHeadKAllPos: ActivationPatchFunction = specialised(
  * const result = await getActPatchAttnHeadVAllPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadVAllPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadVAllPos',
-  'v',
-  layerHeadVectorPatchSetter,
-  ['layer', 'head'],
-);
+export const getActPatchAttnHeadVAllPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_v_all_pos;
 
 /**
  * Patch each head's whole attention pattern. Result `[nLayers, nHeads]`.
@@ -278,9 +221,5 @@ export const getActPatchAttnHeadVAllPos: ActivationPatchFunction = specialised(
  * const result = await getActPatchAttnHeadPatternAllPos(model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const getActPatchAttnHeadPatternAllPos: ActivationPatchFunction = specialised(
-  'getActPatchAttnHeadPatternAllPos',
-  'pattern',
-  layerHeadPatternPatchSetter,
-  ['layer', 'head_index'],
-);
+export const getActPatchAttnHeadPatternAllPos: ActivationPatchFunction =
+  SWEEP_FUNCTIONS.attn_head_pattern_all_pos;

@@ -16,6 +16,17 @@ export {
   getActPatchResidMid,
   getActPatchResidPre,
 } from './activation-patch-functions.js';
+export type { AttributionPatchOptions, AttributionPatchResult } from './attribution-patch.js';
+export { attributionPatch, resolveAttributionKinds } from './attribution-patch.js';
+export type {
+  DirectPathAllSourcesOptions,
+  DirectPathComponent,
+  DirectPathOptions,
+} from './direct-path-patching.js';
+export {
+  getActPatchDirectPath,
+  getActPatchDirectPathAllSources,
+} from './direct-path-patching.js';
 export type {
   ActivationPatchOptions,
   GenericActivationPatchOptions,
@@ -65,6 +76,13 @@ export {
   PATCHING_FUNCTIONS,
   resolvePatchingNames,
 } from './patching-registry.js';
+export type {
+  HeadRef,
+  PathPatchOptions,
+  PathPatchResult,
+  ReceiverHead,
+} from './path-patching.js';
+export { pathPatch } from './path-patching.js';
 export type { PreparedPatching } from './prepare-patching.js';
 export { evaluateMetric, PATCHED_ACTIVATIONS, preparePatching } from './prepare-patching.js';
 export type { SweepOptions } from './run-patch-jobs.js';
@@ -74,3 +92,5 @@ export {
   getActPatchAttnHeadByPosEvery,
   getActPatchBlockEvery,
 } from './stacked-patch-functions.js';
+export type { StackedSweepName, StackedSweepSpec, SweepName, SweepSpec } from './sweeps.js';
+export { STACKED_SWEEPS, SWEEP_NAMES, SWEEPS } from './sweeps.js';

@@ -166,16 +166,15 @@ export function logitDiff(options: LogitDiffOptions): PatchingMetric {
           { expected: [batch, 1, tokens.length], actual: logits.shape },
         );
       }
-      const answerIndices = new Int32Array(batch);
-      const wrongIndices = new Int32Array(batch);
+      // A weighted sum instead of a gather: differentiable on every backend (tfjs's gather
+      // gradient needs UnsortedSegmentSum, which wasm lacks), for attribution patching.
+      const weights = new Float32Array(batch * width);
       for (let b = 0; b < batch; b++) {
-        answerIndices[b] = b * width + column.get(answers[answers.length > 1 ? b : 0]!)!;
-        wrongIndices[b] = b * width + column.get(wrong[wrong.length > 1 ? b : 0]!)!;
+        weights[b * width + column.get(answers[answers.length > 1 ? b : 0]!)!]! += 1 / batch;
+        weights[b * width + column.get(wrong[wrong.length > 1 ? b : 0]!)!]! -= 1 / batch;
       }
       const flat = tf.reshape(logits, [batch * width]); // [batch * tokens]
-      const answerLogits = tf.gather(flat, tf.tensor1d(answerIndices, 'int32')); // [batch]
-      const wrongLogits = tf.gather(flat, tf.tensor1d(wrongIndices, 'int32')); // [batch]
-      return tf.mean(tf.sub(answerLogits, wrongLogits));
+      return tf.sum(tf.mul(flat, tf.tensor1d(weights)));
     },
   };
   RECIPES.set(metric, {

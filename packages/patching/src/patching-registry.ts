@@ -1,57 +1,20 @@
 import { closestNames, InvalidArgumentError } from '@patchlens/tensor-hooks';
-import {
-  type ActivationPatchFunction,
-  getActPatchAttnHeadKAllPos,
-  getActPatchAttnHeadKByPos,
-  getActPatchAttnHeadOutAllPos,
-  getActPatchAttnHeadOutByPos,
-  getActPatchAttnHeadPatternAllPos,
-  getActPatchAttnHeadPatternByPos,
-  getActPatchAttnHeadPatternDestSrcPos,
-  getActPatchAttnHeadQAllPos,
-  getActPatchAttnHeadQByPos,
-  getActPatchAttnHeadVAllPos,
-  getActPatchAttnHeadVByPos,
-  getActPatchAttnOut,
-  getActPatchMlpOut,
-  getActPatchResidMid,
-  getActPatchResidPre,
-} from './activation-patch-functions.js';
-import {
-  getActPatchAttnHeadAllPosEvery,
-  getActPatchAttnHeadByPosEvery,
-  getActPatchBlockEvery,
-  type StackedPatchFunction,
-} from './stacked-patch-functions.js';
+import { type ActivationPatchFunction, SWEEP_FUNCTIONS } from './activation-patch-functions.js';
+import { STACKED_SWEEP_FUNCTIONS, type StackedPatchFunction } from './stacked-patch-functions.js';
+import type { StackedSweepName, SweepName } from './sweeps.js';
 
 /**
- * Every sweep by its CLI name (TransformerLens's `get_act_patch_*` without the prefix).
+ * Every sweep by its CLI name (TransformerLens's `get_act_patch_*` without the prefix): the
+ * {@link SWEEPS} table's exact sweeps, then the `*_every` stacks.
  *
  * @example
  * ```ts
  * const result = await PATCHING_FUNCTIONS['attn_head_out_by_pos'](model, corruptedTokens, cleanCache, metric);
  * ```
  */
-export const PATCHING_FUNCTIONS = Object.freeze({
-  resid_pre: getActPatchResidPre,
-  resid_mid: getActPatchResidMid,
-  attn_out: getActPatchAttnOut,
-  mlp_out: getActPatchMlpOut,
-  attn_head_out_by_pos: getActPatchAttnHeadOutByPos,
-  attn_head_q_by_pos: getActPatchAttnHeadQByPos,
-  attn_head_k_by_pos: getActPatchAttnHeadKByPos,
-  attn_head_v_by_pos: getActPatchAttnHeadVByPos,
-  attn_head_pattern_by_pos: getActPatchAttnHeadPatternByPos,
-  attn_head_pattern_dest_src_pos: getActPatchAttnHeadPatternDestSrcPos,
-  attn_head_out_all_pos: getActPatchAttnHeadOutAllPos,
-  attn_head_q_all_pos: getActPatchAttnHeadQAllPos,
-  attn_head_k_all_pos: getActPatchAttnHeadKAllPos,
-  attn_head_v_all_pos: getActPatchAttnHeadVAllPos,
-  attn_head_pattern_all_pos: getActPatchAttnHeadPatternAllPos,
-  attn_head_all_pos_every: getActPatchAttnHeadAllPosEvery,
-  attn_head_by_pos_every: getActPatchAttnHeadByPosEvery,
-  block_every: getActPatchBlockEvery,
-} satisfies Record<string, ActivationPatchFunction | StackedPatchFunction>);
+export const PATCHING_FUNCTIONS: Readonly<
+  Record<SweepName, ActivationPatchFunction> & Record<StackedSweepName, StackedPatchFunction>
+> = Object.freeze({ ...SWEEP_FUNCTIONS, ...STACKED_SWEEP_FUNCTIONS });
 
 /**
  * A CLI name of a sweep, e.g. `resid_pre` or `attn_head_out_by_pos`.

@@ -100,6 +100,13 @@ function cleanActivations(
   const clean = new Map<HookName, tf.Tensor>();
   for (const job of jobs) {
     if (clean.has(job.hookName)) continue;
+    if (job.hookName.endsWith('.hook_resid_mid') && !model.hookNames.includes(job.hookName)) {
+      throw new UnknownHookError(
+        job.hookName,
+        [],
+        ` (${functionName}: this model has no resid_mid: its attention and MLP run in parallel on resid_pre (e.g. GPT-NeoX/Pythia), so there is no residual stream between them to patch; TransformerLens raises KeyError here too. Patch resid_pre, attn_out or mlp_out instead)`,
+      );
+    }
     model.hooks.resolve(job.hookName); // UnknownHookError with the closest names when the model lacks it
     if (!cleanCache.has(job.hookName)) {
       throw new UnknownHookError(

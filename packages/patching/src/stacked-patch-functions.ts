@@ -4,16 +4,9 @@ import { hookNameOf } from './generic-activation-patch.js';
 import { axisSizes, type IndexAxisName } from './index-axes.js';
 import type { PatchJob } from './patch-job.js';
 import { PatchResult } from './patch-result.js';
-import {
-  type CoordinatePatchSetter,
-  layerHeadPatternPatchSetter,
-  layerHeadPosPatternPatchSetter,
-  layerHeadVectorPatchSetter,
-  layerPosHeadVectorPatchSetter,
-  layerPosPatchSetter,
-} from './patch-setters.js';
 import type { Metric } from './patching-metric.js';
 import { checkCorruptedTokens, runPatchJobs, type SweepOptions } from './run-patch-jobs.js';
+import { STACKED_SWEEPS, type StackedSweepName, stackedSweepSpec, sweepSpec } from './sweeps.js';
 
 /**
  * The signature of the `*_every` sweeps: several sweeps stacked on a leading `activation` axis.
@@ -32,13 +25,6 @@ export type StackedPatchFunction = (
   options?: SweepOptions,
 ) => Promise<PatchResult>;
 
-interface StackedPart {
-  readonly label: string;
-  readonly activationName: string;
-  readonly setter: CoordinatePatchSetter;
-  readonly axisNames: readonly IndexAxisName[];
-}
-
 /** The common axis an index axis lands on in a stacked result. */
 function commonAxisOf(name: IndexAxisName): string {
   if (name === 'head_index') return 'head';
@@ -46,11 +32,15 @@ function commonAxisOf(name: IndexAxisName): string {
   return name;
 }
 
-function stacked(
-  functionName: string,
-  commonAxes: readonly ('layer' | 'pos' | 'head')[],
-  parts: readonly StackedPart[],
-): StackedPatchFunction {
+/** The stacked sweep of one {@link STACKED_SWEEPS} entry. */
+function stacked(name: StackedSweepName): StackedPatchFunction {
+  const spec = stackedSweepSpec(name);
+  const { functionName } = spec;
+  const commonAxes = spec.axes;
+  const parts = spec.parts.map(({ label, sweep }) => {
+    const { activationName, setter, axes } = sweepSpec(sweep);
+    return { label, activationName, setter, axisNames: axes };
+  });
   return async (model, corruptedTokens, cleanCache, metric, options = {}) => {
     const started = performance.now();
     const [, positions] = checkCorruptedTokens(functionName, corruptedTokens);
@@ -112,6 +102,22 @@ function stacked(
 }
 
 /**
+ * Every stacked sweep by its {@link STACKED_SWEEPS} name, made from the table.
+ *
+ * @example
+ * ```ts
+ * const result = await STACKED_SWEEP_FUNCTIONS.block_every(model, corruptedTokens, cleanCache, metric);
+ * ```
+ */
+export const STACKED_SWEEP_FUNCTIONS: Readonly<Record<StackedSweepName, StackedPatchFunction>> =
+  Object.freeze(
+    Object.fromEntries(STACKED_SWEEPS.map(({ name }) => [name, stacked(name)])) as Record<
+      StackedSweepName,
+      StackedPatchFunction
+    >,
+  );
+
+/**
  * Output, query, key, value and pattern patching of every head across all positions, stacked:
  * `[5, nLayers, nHeads]`, labels `['output', 'query', 'key', 'value', 'pattern']`. Key/value results
  * of a model with fewer key/value heads are zero-padded on the head axis (as in TransformerLens).
@@ -124,42 +130,8 @@ function stacked(
  * result.get(0, layer, head); // output patching of that head
  * ```
  */
-export const getActPatchAttnHeadAllPosEvery: StackedPatchFunction = stacked(
-  'getActPatchAttnHeadAllPosEvery',
-  ['layer', 'head'],
-  [
-    {
-      label: 'output',
-      activationName: 'z',
-      setter: layerHeadVectorPatchSetter,
-      axisNames: ['layer', 'head'],
-    },
-    {
-      label: 'query',
-      activationName: 'q',
-      setter: layerHeadVectorPatchSetter,
-      axisNames: ['layer', 'head'],
-    },
-    {
-      label: 'key',
-      activationName: 'k',
-      setter: layerHeadVectorPatchSetter,
-      axisNames: ['layer', 'head'],
-    },
-    {
-      label: 'value',
-      activationName: 'v',
-      setter: layerHeadVectorPatchSetter,
-      axisNames: ['layer', 'head'],
-    },
-    {
-      label: 'pattern',
-      activationName: 'pattern',
-      setter: layerHeadPatternPatchSetter,
-      axisNames: ['layer', 'head_index'],
-    },
-  ],
-);
+export const getActPatchAttnHeadAllPosEvery: StackedPatchFunction =
+  STACKED_SWEEP_FUNCTIONS.attn_head_all_pos_every;
 
 /**
  * Output, query, key, value and pattern patching of every head by position, stacked:
@@ -172,42 +144,8 @@ export const getActPatchAttnHeadAllPosEvery: StackedPatchFunction = stacked(
  * result.get(4, layer, dest, head); // pattern patching of that head's row `dest`
  * ```
  */
-export const getActPatchAttnHeadByPosEvery: StackedPatchFunction = stacked(
-  'getActPatchAttnHeadByPosEvery',
-  ['layer', 'pos', 'head'],
-  [
-    {
-      label: 'output',
-      activationName: 'z',
-      setter: layerPosHeadVectorPatchSetter,
-      axisNames: ['layer', 'pos', 'head'],
-    },
-    {
-      label: 'query',
-      activationName: 'q',
-      setter: layerPosHeadVectorPatchSetter,
-      axisNames: ['layer', 'pos', 'head'],
-    },
-    {
-      label: 'key',
-      activationName: 'k',
-      setter: layerPosHeadVectorPatchSetter,
-      axisNames: ['layer', 'pos', 'head'],
-    },
-    {
-      label: 'value',
-      activationName: 'v',
-      setter: layerPosHeadVectorPatchSetter,
-      axisNames: ['layer', 'pos', 'head'],
-    },
-    {
-      label: 'pattern',
-      activationName: 'pattern',
-      setter: layerHeadPosPatternPatchSetter,
-      axisNames: ['layer', 'head_index', 'dest_pos'],
-    },
-  ],
-);
+export const getActPatchAttnHeadByPosEvery: StackedPatchFunction =
+  STACKED_SWEEP_FUNCTIONS.attn_head_by_pos_every;
 
 /**
  * resid_pre, attn_out and mlp_out patching per layer and position, stacked: `[3, nLayers, pos]`,
@@ -219,27 +157,4 @@ export const getActPatchAttnHeadByPosEvery: StackedPatchFunction = stacked(
  * result.get(2, layer, pos); // mlp_out
  * ```
  */
-export const getActPatchBlockEvery: StackedPatchFunction = stacked(
-  'getActPatchBlockEvery',
-  ['layer', 'pos'],
-  [
-    {
-      label: 'resid_pre',
-      activationName: 'resid_pre',
-      setter: layerPosPatchSetter,
-      axisNames: ['layer', 'pos'],
-    },
-    {
-      label: 'attn_out',
-      activationName: 'attn_out',
-      setter: layerPosPatchSetter,
-      axisNames: ['layer', 'pos'],
-    },
-    {
-      label: 'mlp_out',
-      activationName: 'mlp_out',
-      setter: layerPosPatchSetter,
-      axisNames: ['layer', 'pos'],
-    },
-  ],
-);
+export const getActPatchBlockEvery: StackedPatchFunction = STACKED_SWEEP_FUNCTIONS.block_every;

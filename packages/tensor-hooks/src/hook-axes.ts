@@ -15,6 +15,7 @@ export type HookAxisName =
   | 'query_pos'
   | 'key_pos'
   | 'head'
+  | 'key_value_head'
   | 'd_model'
   | 'd_head'
   | 'd_mlp'
@@ -24,7 +25,8 @@ export type HookAxisName =
 /**
  * The axes of every hook point's activation, in TransformerLens's layout: the one table the
  * models, the patching engines and the tests read (never a copy). `pos` is the position axis of a
- * per-position activation; attention scores and patterns have a query axis (`query_pos`, the
+ * per-position activation; `key_value_head` has the model's key/value head count (grouped-query
+ * attention); attention scores and patterns have a query axis (`query_pos`, the
  * destination) and a key axis (`key_pos`, the source).
  *
  * @example
@@ -42,6 +44,9 @@ export const HOOK_AXES: Readonly<
   'unembed.hook_in': ['batch', 'pos', 'd_model'],
   'unembed.hook_out': ['batch', 'pos', 'd_vocab'],
   hook_resid_pre: ['batch', 'pos', 'd_model'],
+  hook_q_input: ['batch', 'pos', 'head', 'd_model'],
+  hook_k_input: ['batch', 'pos', 'key_value_head', 'd_model'],
+  hook_v_input: ['batch', 'pos', 'key_value_head', 'd_model'],
   hook_resid_mid: ['batch', 'pos', 'd_model'],
   hook_resid_post: ['batch', 'pos', 'd_model'],
   hook_attn_out: ['batch', 'pos', 'd_model'],
@@ -51,13 +56,16 @@ export const HOOK_AXES: Readonly<
   'ln2.hook_scale': ['batch', 'pos', 'one'],
   'ln2.hook_normalized': ['batch', 'pos', 'd_model'],
   'attn.hook_q': ['batch', 'pos', 'head', 'd_head'],
-  'attn.hook_k': ['batch', 'pos', 'head', 'd_head'],
-  'attn.hook_v': ['batch', 'pos', 'head', 'd_head'],
+  'attn.hook_k': ['batch', 'pos', 'key_value_head', 'd_head'],
+  'attn.hook_v': ['batch', 'pos', 'key_value_head', 'd_head'],
   'attn.hook_z': ['batch', 'pos', 'head', 'd_head'],
   'attn.hook_attn_scores': ['batch', 'head', 'query_pos', 'key_pos'],
   'attn.hook_pattern': ['batch', 'head', 'query_pos', 'key_pos'],
   'attn.hook_result': ['batch', 'pos', 'head', 'd_model'],
+  'attn.hook_rot_q': ['batch', 'pos', 'head', 'd_head'],
+  'attn.hook_rot_k': ['batch', 'pos', 'key_value_head', 'd_head'],
   'mlp.hook_pre': ['batch', 'pos', 'd_mlp'],
+  'mlp.hook_pre_linear': ['batch', 'pos', 'd_mlp'],
   'mlp.hook_post': ['batch', 'pos', 'd_mlp'],
 };
 

@@ -34,7 +34,7 @@ describe('listHookNames', () => {
     expect(names.indexOf('blocks.2.attn.hook_result')).toBe(
       names.indexOf('blocks.2.attn.hook_z') + 1,
     );
-    expect(BLOCK_HOOK_SUFFIXES).toHaveLength(18);
+    expect(BLOCK_HOOK_SUFFIXES).toHaveLength(21);
   });
 
   it('lists only the global hooks for zero layers and rejects a bad count', () => {

@@ -10,6 +10,9 @@ import { InvalidArgumentError, UnknownHookError } from './errors.js';
  */
 export type BlockHookSuffix =
   | 'hook_resid_pre'
+  | 'hook_q_input'
+  | 'hook_k_input'
+  | 'hook_v_input'
   | 'hook_resid_mid'
   | 'hook_resid_post'
   | 'hook_attn_out'
@@ -25,7 +28,10 @@ export type BlockHookSuffix =
   | 'attn.hook_attn_scores'
   | 'attn.hook_pattern'
   | 'attn.hook_result'
+  | 'attn.hook_rot_q'
+  | 'attn.hook_rot_k'
   | 'mlp.hook_pre'
+  | 'mlp.hook_pre_linear'
   | 'mlp.hook_post';
 
 /**
@@ -68,7 +74,10 @@ export type GlobalHookName =
 export type HookName = GlobalHookName | BlockHookName;
 
 /**
- * The block hook suffixes in the order a forward pass reaches them (`attn.hook_result` included).
+ * The GPT-2 block hook suffixes in the order a forward pass reaches them (`attn.hook_result` and
+ * the split query/key/value inputs included). Rotary (`attn.hook_rot_q`/`hook_rot_k`) and
+ * gated-MLP (`mlp.hook_pre_linear`) hook points exist only in models that have them
+ * (`@patchlens/decoder` lists its own).
  *
  * @example
  * ```ts
@@ -77,6 +86,9 @@ export type HookName = GlobalHookName | BlockHookName;
  */
 export const BLOCK_HOOK_SUFFIXES: readonly BlockHookSuffix[] = [
   'hook_resid_pre',
+  'hook_q_input',
+  'hook_k_input',
+  'hook_v_input',
   'ln1.hook_scale',
   'ln1.hook_normalized',
   'attn.hook_q',
@@ -96,11 +108,19 @@ export const BLOCK_HOOK_SUFFIXES: readonly BlockHookSuffix[] = [
   'hook_resid_post',
 ];
 
+const SPLIT_INPUT_SUFFIXES: ReadonlySet<BlockHookSuffix> = new Set([
+  'hook_q_input',
+  'hook_k_input',
+  'hook_v_input',
+]);
+
 /**
  * Every hook name of a GPT-2 block model with `nLayers` blocks, in forward order.
  *
  * @param nLayers - number of transformer blocks.
  * @param options.useAttnResult - include `attn.hook_result` (per-head outputs; default false, as in TransformerLens).
+ * @param options.useSplitQkvInput - include `hook_q_input` / `hook_k_input` / `hook_v_input`
+ *   (per-head copies of the residual stream; default false, as in TransformerLens).
  * @throws InvalidArgumentError when nLayers is not an integer >= 0.
  * @example
  * ```ts
@@ -109,7 +129,7 @@ export const BLOCK_HOOK_SUFFIXES: readonly BlockHookSuffix[] = [
  */
 export function listHookNames(
   nLayers: number,
-  options: { useAttnResult?: boolean } = {},
+  options: { useAttnResult?: boolean; useSplitQkvInput?: boolean } = {},
 ): HookName[] {
   if (!Number.isInteger(nLayers) || nLayers < 0) {
     throw new InvalidArgumentError(
@@ -120,6 +140,7 @@ export function listHookNames(
   for (let layer = 0; layer < nLayers; layer++) {
     for (const suffix of BLOCK_HOOK_SUFFIXES) {
       if (suffix === 'attn.hook_result' && !options.useAttnResult) continue;
+      if (SPLIT_INPUT_SUFFIXES.has(suffix) && !options.useSplitQkvInput) continue;
       names.push(`blocks.${layer}.${suffix}`);
     }
   }

@@ -49,6 +49,8 @@ export interface UnembedSelection {
 /**
  * One block's keys and values for the positions before `startAtPosition`, in the hook layout of
  * `attn.hook_k` / `attn.hook_v`: `[batch, positions, keyValueHeads, dHead]` (after any hooks there).
+ * With rotary positions these are the keys *before* rotation (`hook_k`, not `hook_rot_k`): the
+ * model rotates them with their absolute positions 0..p-1.
  *
  * @example
  * ```ts
@@ -174,6 +176,33 @@ export interface ModelWorkerSource {
 }
 
 /**
+ * The weights residual-stream analysis reads (TransformerLens's `model.W_U`, `model.ln_final`, ...),
+ * owned by the model: do not dispose them.
+ *
+ * @example
+ * ```ts
+ * const { W_U, b_U } = model.analysisWeights!;
+ * const answerDirection = tf.gather(W_U, [5335], 1); // [dModel, 1]
+ * ```
+ */
+export interface AnalysisWeights {
+  /** `LN`: LayerNorms with weight and bias; `LNPre`: folded into the next linear map (centre and scale only). */
+  readonly normalizationType: 'LN' | 'LNPre';
+  /** LayerNorm epsilon. */
+  readonly eps: number;
+  /** The final LayerNorm's weight and bias, `[dModel]` each; null when folded (`LNPre`). */
+  readonly lnFinal: { readonly w: tf.Tensor1D; readonly b: tf.Tensor1D } | null;
+  /** Unembedding `[dModel, dVocab]`. */
+  readonly W_U: tf.Tensor2D;
+  /** Unembedding bias `[dVocab]`. */
+  readonly b_U: tf.Tensor1D;
+  /** Per layer, every head's output matrix stacked: `[nHeads * dHead, dModel]`, row `h * dHead + d` = TransformerLens's `W_O[h, d, :]`. */
+  readonly W_O: readonly tf.Tensor2D[];
+  /** Per layer, the attention output bias `[dModel]`. */
+  readonly b_O: readonly tf.Tensor1D[];
+}
+
+/**
  * What patching programs against: a transformer with named hook points.
  *
  * `forward` is synchronous (tfjs ops), so it can run inside `tf.tidy` and `tf.grads`.
@@ -194,6 +223,8 @@ export interface HookedModel<Cache extends ActivationCacheLike = ActivationCache
   readonly hooks: HookRegistry;
   /** Which fast-path options `forward` supports. */
   readonly capabilities: ModelCapabilities;
+  /** The weights residual-stream analysis needs (unembedding, final LayerNorm, W_O); absent when the model does not expose them. */
+  readonly analysisWeights?: AnalysisWeights;
   /**
    * Logits `[batch, pos, dVocab]` for int32 tokens `[batch, pos]` (or the residual stream with `startAtLayer`;
    * with `startAtPosition` p too, that of positions >= p, and logits `[batch, pos - p, dVocab]`).

@@ -33,6 +33,7 @@ export type {
 export { HookRegistry } from './hook-registry.js';
 export type {
   ActivationCacheLike,
+  AnalysisWeights,
   ForwardOptions,
   HookedModel,
   ModelCapabilities,

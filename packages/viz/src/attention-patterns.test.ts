@@ -33,6 +33,20 @@ describe('attentionPatterns', () => {
     expect(focus.data.values.every((row: Json) => row.head === 0)).toBe(true);
   });
 
+  it('draws a single head that is also the focus once, large, without the small multiples', async () => {
+    const figure = attentionPatterns(nested, tokens, { heads: [1], focusHead: 1, layer: 2 });
+    const spec: Json = figure.toSpec();
+    expect(spec.vconcat).toBeUndefined();
+    expect(spec.data.values).toHaveLength(triangle);
+    expect(spec.data.values.every((row: Json) => row.head === 1)).toBe(true);
+    expect(spec.encoding.color.title).toBe('attention');
+    expect(figure.caption).toMatch(/^Attention of L2H1 over 6 tokens/);
+    const svg = await figure.toSVG();
+    assertWellFormedSvg(svg);
+    // one heatmap of the lower triangle, nothing drawn twice
+    expect(countMarkItems(svg, 'focus_cells')).toBe(triangle);
+  });
+
   it('puts tokens on both axes of the focus view, destination down, source across', () => {
     const spec: Json = attentionPatterns(nested, tokens, { focusHead: 2, layer: 4 }).toSpec();
     const focus = spec.vconcat[1];

@@ -293,16 +293,19 @@ export function attentionPatterns(
     },
   };
 
+  const onlyFocus = heads.length === 1 && heads[0] === focusHead;
   const title =
     options.title ??
     (layer !== undefined ? `Attention patterns, layer ${layer}` : 'Attention patterns');
+  const { title: _focusTitle, ...focusBody } = focus;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    // one head that is also the focus: drawn once, large, next to its legend
+    ...(onlyFocus
+      ? focusBody
+      : { vconcat: [smallMultiples, focus], spacing: 28, resolve: { scale: { color: 'shared' } } }),
     title,
     description: `${title}: ${heads.length} heads, ${positions} positions, focus on ${headName(focusHead)}.`,
-    vconcat: [smallMultiples, focus],
-    spacing: 28,
-    resolve: { scale: { color: 'shared' } },
     config: {
       view: { stroke: '#ddd' },
       axis: { titleFontSize: 12, labelColor: '#222', domain: false },
@@ -311,7 +314,9 @@ export function attentionPatterns(
   };
   const triangle = (positions * (positions + 1)) / 2;
   const caption = [
-    `Attention of ${heads.length} head${heads.length === 1 ? '' : 's'} over ${positions} tokens (destination/query down, source/key across; only src <= dest is drawn, ${triangle} cells per head), and ${headName(focusHead)} enlarged.`,
+    onlyFocus
+      ? `Attention of ${headName(focusHead)} over ${positions} tokens (destination/query down, source/key across; only src <= dest is drawn, ${triangle} cells).`
+      : `Attention of ${heads.length} head${heads.length === 1 ? '' : 's'} over ${positions} tokens (destination/query down, source/key across; only src <= dest is drawn, ${triangle} cells per head), and ${headName(focusHead)} enlarged.`,
     `Colour: attention weight from ${formatNumber(low)} (white) to ${formatNumber(high)} (dark).`,
     missingValuesSentence(missing),
   ]

@@ -1,5 +1,13 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { DIVERGING_SCHEME, formatNumber, NO_VALUE_COLOR, symmetricDomain } from './color-scale.js';
+import {
+  clippedSentence,
+  countClipped,
+  DIVERGING_SCHEME,
+  formatNumber,
+  NO_VALUE_COLOR,
+  symmetricDomain,
+  valueTextOnScale,
+} from './color-scale.js';
 import { createFigure, type Figure } from './figure.js';
 import { missingValuesSentence } from './missing-values.js';
 import { displayToken, truncateLabel } from './token-label.js';
@@ -110,7 +118,7 @@ export function coloredTokens(
       value: finite ? value : null,
       // dark boxes get white text
       strong: finite && Math.abs(value - midpoint) > 0.6 * (high - midpoint),
-      valueText: formatNumber(value),
+      valueText: valueTextOnScale(value, low, high),
     };
     x += boxWidth + BOX_GAP;
     usedWidth = Math.max(usedWidth, row.x2);
@@ -182,6 +190,7 @@ export function coloredTokens(
   };
   const caption = [
     `${tokens.length} tokens, each shaded by ${valueLabel} on a red-blue scale centred on ${formatNumber(midpoint)} (red below, blue above), from ${formatNumber(low)} to ${formatNumber(high)}.`,
+    clippedSentence(countClipped(numbers, low, high), low, high),
     missingValuesSentence(missing),
   ]
     .filter((sentence) => sentence.length > 0)

@@ -8,7 +8,9 @@ export type FigureKind =
   | 'patchHeatmap'
   | 'attentionPatterns'
   | 'coloredTokens'
-  | 'attributionScatter';
+  | 'attributionScatter'
+  | 'logitLensChart'
+  | 'headAttributionHeatmap';
 
 /** Options of {@link Figure.mount}. */
 export interface MountOptions {

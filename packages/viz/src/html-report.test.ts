@@ -22,7 +22,7 @@ describe('htmlReport', () => {
       figure: attentionPatterns({ values: syntheticPattern(2, 5), shape: [2, 5, 5] }, tokens),
     },
     { title: 'Tokens', figure: coloredTokens(tokens, [1, -1, 0, 2, -2]) },
-    { title: 'Notes only', caption: 'No figure here.' },
+    { title: 'Notes only', caption: 'No figure here.', bullets: ['first <point>', 'second'] },
   ];
 
   it('is one self-contained page: inline SVG and style, no scripts or external resources', async () => {
@@ -43,6 +43,7 @@ describe('htmlReport', () => {
     expect(html).toContain('<h2>Residual &lt;stream&gt;</h2>');
     expect(html).toContain('<p>Patching resid_pre &amp; friends.</p>');
     expect(html).toContain('1 cell has no value');
+    expect(html).toContain('<ul><li>first &lt;point&gt;</li><li>second</li></ul>');
   });
 
   it('keeps ids unique across figures, and every url(#id) points at an existing id', async () => {

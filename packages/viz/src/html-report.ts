@@ -7,6 +7,8 @@ export interface ReportSection {
   readonly title: string;
   /** A short paragraph under the heading (plain text; HTML is escaped). */
   readonly caption?: string;
+  /** A bulleted list under the caption (plain text items; HTML is escaped). */
+  readonly bullets?: readonly string[];
   /** The figure, embedded as static SVG with its own caption below it. */
   readonly figure?: Figure;
 }
@@ -26,6 +28,8 @@ header { max-width: 72ch; }
 h1 { font-size: 24px; margin: 0 0 6px; }
 h2 { font-size: 18px; margin: 32px 0 4px; border-top: 1px solid #e5e5e5; padding-top: 20px; }
 p { margin: 4px 0 10px; max-width: 90ch; }
+ul { margin: 4px 0 10px; padding-left: 22px; max-width: 90ch; }
+li { margin: 3px 0; }
 figure { margin: 8px 0 0; }
 .plot { overflow-x: auto; max-width: 100%; }
 .plot svg { display: block; max-width: none; height: auto; }
@@ -107,6 +111,11 @@ export async function htmlReport(
       ];
       if (section.caption !== undefined && section.caption.length > 0) {
         parts.push(`<p>${escapeHtml(section.caption)}</p>`);
+      }
+      if (section.bullets !== undefined && section.bullets.length > 0) {
+        parts.push(
+          `<ul>${section.bullets.map((item: string) => `<li>${escapeHtml(item)}</li>`).join('')}</ul>`,
+        );
       }
       const svg = svgs[index];
       if (section.figure !== undefined && svg !== undefined) {

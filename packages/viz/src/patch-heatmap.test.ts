@@ -1,6 +1,6 @@
 import { table } from 'arquero';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { NO_VALUE_COLOR } from './color-scale.js';
+import { NO_VALUE_COLOR, NORMALIZED_SCALE } from './color-scale.js';
 import { patchHeatmap } from './patch-heatmap.js';
 import type { PatchResultLike } from './patch-result.js';
 import { IOI_TOKENS, longTokens, patternValue, syntheticResult } from './test-support/fixtures.js';
@@ -84,6 +84,60 @@ describe('patchHeatmap [layer, pos]', () => {
     expect(high - 0.5).toBeCloseTo(expectedRadius(result.values, 0.5), 6);
     const fixed = specOf(patchHeatmap(result, { midpoint: 0.5, colorLimit: 1 }));
     expect(fixed.encoding.color.scale.domain).toEqual([-0.5, 1.5]);
+  });
+
+  it('draws normalised results on the fixed -1..1 scale, marking clipped values', async () => {
+    const values = new Float32Array([0.2, 1.03, -0.01, -1.5, 0.43, 0]);
+    const normalized = { values, shape: [2, 3], axes: ['layer', 'pos'] };
+    const figure = patchHeatmap(normalized, {
+      ...NORMALIZED_SCALE,
+      valueLabel: 'restored',
+      subtitle: 'clean 3.2, corrupted -11.6',
+    });
+    const spec = specOf(figure);
+    // the scale does not follow the data: 1.03 and -1.5 lie beyond it
+    expect(spec.encoding.color.scale.domain).toEqual([-1, 1]);
+    expect(spec.encoding.color.scale.domainMid).toBe(0);
+    expect(spec.encoding.color.scale.clamp).toBe(true);
+    expect(spec.encoding.color.title).toBe('restored (clipped)');
+    const texts = rowsOf(spec).map((row) => row['valueText']);
+    expect(texts[1]).toBe('1.03 (beyond the colour scale: drawn as 1)');
+    expect(texts[3]).toBe('-1.5 (beyond the colour scale: drawn as -1)');
+    expect(texts[0]).toBe('0.2');
+    expect(figure.caption).toContain('2 values lie outside -1 to 1');
+    expect(spec.title).toEqual({ text: figure.title, subtitle: 'clean 3.2, corrupted -11.6' });
+    // two figures of different ranges share one scale
+    const small = specOf(
+      patchHeatmap({ ...normalized, values: values.map((v) => v / 10) }, NORMALIZED_SCALE),
+    );
+    expect(small.encoding.color.scale.domain).toEqual([-1, 1]);
+    expect(small.encoding.color.title).toBe('value');
+    assertWellFormedSvg(await figure.toSVG());
+  });
+
+  it('prints cell values on request, white on dark cells, never "-0.00"', async () => {
+    const heads = {
+      values: new Float32Array([0.9, -0.001, 0.2, -0.8]),
+      shape: [2, 2],
+      axes: ['layer', 'head_index'],
+    };
+    const figure = patchHeatmap(heads, { ...NORMALIZED_SCALE, cellValues: true });
+    const spec = specOf(figure);
+    expect(rowsOf(spec).map((row) => row['cellText'])).toEqual(['0.90', '0.00', '0.20', '-0.80']);
+    const [cells, text] = spec.layer;
+    expect(cells.mark.type).toBe('rect');
+    expect(text.mark.type).toBe('text');
+    expect(text.encoding.color.condition.test).toBe('abs(datum.value - 0) > 0.55');
+    const svg = await figure.toSVG();
+    assertWellFormedSvg(svg);
+    for (const value of ['0.90', '0.00', '0.20', '-0.80']) expect(svg).toContain(`>${value}<`);
+  });
+
+  it('gives a small grid readable cells (at least about 320 x 160 px)', () => {
+    const heads = { values: new Float32Array(8), shape: [2, 4], axes: ['layer', 'head_index'] };
+    const spec = specOf(patchHeatmap(heads));
+    expect(4 * spec.width.step).toBeGreaterThanOrEqual(300);
+    expect(2 * spec.height.step).toBeGreaterThanOrEqual(120);
   });
 
   it('lists NaN cells in the caption and draws them grey in the SVG', async () => {

@@ -1,5 +1,13 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { DIVERGING_SCHEME, formatNumber, NO_VALUE_COLOR, symmetricDomain } from './color-scale.js';
+import {
+  clippedSentence,
+  countClipped,
+  DIVERGING_SCHEME,
+  formatNumber,
+  NO_VALUE_COLOR,
+  symmetricDomain,
+  valueTextOnScale,
+} from './color-scale.js';
 import { createFigure, type Figure } from './figure.js';
 import { POSITION_AXES, resolveHeatmapLayout } from './heatmap-layout.js';
 import { bandStep, clamp, labelFontSize, xLabelAngle } from './layout-sizing.js';
@@ -14,9 +22,11 @@ export interface PatchHeatmapOptions {
   readonly tokens?: readonly string[];
   /** Figure title; default names the result's axes. */
   readonly title?: string;
+  /** A second title line in smaller type, e.g. what the values mean and the baselines. */
+  readonly subtitle?: string;
   /** Centre of the diverging colour scale, default 0. For a normalised metric (0 = corrupted, 1 = clean), 0 keeps "no effect" white; 0.5 centres between the two. */
   readonly midpoint?: number;
-  /** Half-width of the colour scale: it spans `[midpoint - colorLimit, midpoint + colorLimit]`. Default: the largest `|value - midpoint|`. Fix it (e.g. 1 for normalised metrics) to compare figures. */
+  /** Half-width of the colour scale: it spans `[midpoint - colorLimit, midpoint + colorLimit]`. Default: the largest `|value - midpoint|`. Fix it to compare figures: spread `NORMALIZED_SCALE` for normalised results. Values beyond are clipped in colour (said in the tooltip, legend and caption). */
   readonly colorLimit?: number;
   /** Name of the value in the legend and tooltip, default `'value'` (e.g. `'logit diff'`). */
   readonly valueLabel?: string;
@@ -24,6 +34,8 @@ export interface PatchHeatmapOptions {
   readonly labels?: Readonly<Record<string, readonly string[]>>;
   /** Facets per row of small multiples; default: as many as fit in about 1500 px. */
   readonly columns?: number;
+  /** Print each cell's value (2 decimals) inside it; only for single-panel heatmaps (default false). */
+  readonly cellValues?: boolean;
   /** Longest token text in an axis label, default 14 characters (tooltips show the whole token). */
   readonly maxTokenLength?: number;
 }
@@ -39,7 +51,14 @@ const AXIS_TITLES: Readonly<Record<string, string>> = {
 
 const COMBINED_PREFIX: Readonly<Record<string, string>> = { layer: 'L', head: 'H' };
 
-const RESERVED_FIELDS = new Set(['value', 'valueText', 'x_label', 'y_label', 'facet_label']);
+const RESERVED_FIELDS = new Set([
+  'value',
+  'valueText',
+  'cellText',
+  'x_label',
+  'y_label',
+  'facet_label',
+]);
 
 function fieldName(axis: Axis): string {
   const name = axis.name.replace(/[^A-Za-z0-9_]/g, '_');
@@ -195,6 +214,8 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
 
   const values = cells.map((cell) => cell.value);
   const [low, high] = symmetricDomain(functionName, values, midpoint, colorLimit);
+  const clipped = countClipped(values, low, high);
+  const legendTitle = clipped > 0 ? `${valueLabel} (clipped)` : valueLabel;
 
   const missing: string[] = [];
   const rows = cells.map((cell) => {
@@ -211,7 +232,8 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
     if (layout.facet.length > 0) row['facet_label'] = facetLabel(cell.coordinates);
     const finite = Number.isFinite(cell.value);
     row['value'] = finite ? cell.value : null;
-    row['valueText'] = formatNumber(cell.value);
+    row['valueText'] = valueTextOnScale(cell.value, low, high);
+    row['cellText'] = finite ? cell.value.toFixed(2).replace(/^-(0\.0+)$/, '$1') : '';
     if (!finite) {
       missing.push(
         displayAxes.map((_, index) => labellers[index]!.words(cell.coordinates[index]!)).join(', '),
@@ -222,8 +244,15 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
 
   // sizes: cells shrink with their count but stay large enough for one line of label text
   const faceted = layout.facet.length > 0;
-  const xStep = bandStep(xLabels.length, faceted ? 640 : 1100, 10, faceted ? 28 : 36);
-  const yStep = bandStep(Math.max(1, yLabels.length), faceted ? 240 : 480, 10, faceted ? 24 : 32);
+  // a small grid gets large cells: at least about 320 x 160 px in all (e.g. 4 heads x 2 layers)
+  const xCount = xLabels.length;
+  const yCount = Math.max(1, yLabels.length);
+  const xStep = faceted
+    ? bandStep(xCount, 640, 10, Math.max(32, Math.min(48, Math.floor(200 / xCount))))
+    : bandStep(xCount, 1100, 10, Math.max(40, Math.min(80, Math.floor(320 / xCount))));
+  const yStep = faceted
+    ? bandStep(yCount, 240, 10, Math.max(24, Math.min(40, Math.floor(80 / yCount))))
+    : bandStep(yCount, 480, 10, Math.max(32, Math.min(64, Math.floor(160 / yCount))));
   const xFontSize = labelFontSize(xStep);
   const yFontSize = labelFontSize(yStep);
   const angle = xLabelAngle(xLabels, xStep, xFontSize);
@@ -270,7 +299,7 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
       condition: { test: '!isValid(datum.value)', value: NO_VALUE_COLOR },
       field: 'value',
       type: 'quantitative' as const,
-      title: valueLabel,
+      title: legendTitle,
       scale: { scheme: DIVERGING_SCHEME, domain: [low, high], domainMid: midpoint, clamp: true },
       legend: { gradientLength: clamp(Math.max(1, yLabels.length) * yStep, 120, 320) },
     },
@@ -283,9 +312,30 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
     mark: { type: 'rect' as const, invalid: 'show' as const },
     encoding,
   };
+  // values printed in the cells: white on dark cells
+  const strong = `abs(datum.value - ${midpoint}) > ${0.55 * (high - midpoint)}`;
+  const withValues = {
+    width: unit.width,
+    height: unit.height,
+    layer: [
+      { name: unit.name, mark: unit.mark, encoding },
+      {
+        mark: { type: 'text' as const, fontSize: Math.min(12, labelFontSize(yStep) + 1) },
+        encoding: {
+          x: encoding.x,
+          ...(layout.y.length > 0 ? { y: encoding.y } : {}),
+          text: { field: 'cellText', type: 'nominal' as const },
+          color: { condition: { test: strong, value: 'white' }, value: '#111' },
+          tooltip,
+        },
+      },
+    ],
+  };
 
   const axisList = `[${axes.map((axis) => axis.sourceName).join(', ')}]`;
   const title = options.title ?? `Activation patching ${axisList}`;
+  const titleSpec =
+    options.subtitle === undefined ? title : { text: title, subtitle: options.subtitle };
   const columns =
     options.columns ??
     clamp(Math.floor(1500 / (xLabels.length * xStep + 90)), 1, Math.max(1, facetLabels.length));
@@ -299,13 +349,13 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
     axis: { titleFontSize: 12, labelColor: '#222', domain: false },
     header: { labelFontSize: 12, labelFontWeight: 'bold' as const },
     legend: { titleFontSize: 11 },
-    title: { fontSize: 15, anchor: 'start' as const },
+    title: { fontSize: 15, anchor: 'start' as const, subtitleFontSize: 11, subtitleColor: '#444' },
   };
   const description = `${title}. Axes ${axisList}, ${cells.length} cells.`;
   const spec: TopLevelSpec = faceted
     ? {
         $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-        title,
+        title: titleSpec,
         description,
         data: { values: rows },
         facet: {
@@ -325,10 +375,10 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
       }
     : {
         $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-        title,
+        title: titleSpec,
         description,
         data: { values: rows },
-        ...unit,
+        ...(options.cellValues ? withValues : unit),
         config,
       };
 
@@ -346,6 +396,7 @@ export function patchHeatmap(result: PatchResultInput, options: PatchHeatmapOpti
   const caption = [
     `Axes ${axisList}: ${placement}; ${cells.length} cells.`,
     `Colour: ${valueLabel} on a red-blue scale centred on ${formatNumber(midpoint)} (red below, blue above), from ${formatNumber(low)} to ${formatNumber(high)}${faceted ? ', shared by all panels' : ''}.`,
+    clippedSentence(clipped, low, high),
     missingValuesSentence(missing),
   ]
     .filter((sentence) => sentence.length > 0)

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type DemoOutcome, runDemo } from './run-demo.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const REPORT_SCREENSHOT = join(tmpdir(), 'patchlens-demo-report.png');
 
 describe('the demo (smoke run: block_every and attn_head_out_all_pos on the bundled model)', () => {
   let outDir: string;
@@ -102,6 +103,8 @@ describe('the demo (smoke run: block_every and attn_head_out_all_pos on the bund
         if (!request.url().startsWith('file:')) requests.push(request.url());
       });
       await page.goto(`file://${outcome.report}`);
+      // a fixed path too, to look at after a run
+      await page.screenshot({ path: REPORT_SCREENSHOT, fullPage: true });
       const screenshot = await page.screenshot({
         path: join(outDir, 'report.png'),
         fullPage: true,
@@ -115,7 +118,59 @@ describe('the demo (smoke run: block_every and attn_head_out_all_pos on the bund
       expect(text).toContain('Attention of head L');
       const labels = await page.locator('svg text').allTextContents();
       expect(labels).toContain('layer');
-      expect(labels.some((label) => /^\d+: ␣\w+/.test(label))).toBe(true); // token labels like "3: ␣Mary"
+      expect(labels.some((label) => /^\d+: ␣\w+/.test(label))).toBe(true); // token labels like "3: ␣and"
+      // positions are labelled by the IOI role they have in every prompt
+      for (const role of ['S2', 'END']) {
+        expect(
+          labels.some((label) => new RegExp(`^\\d+: ${role} ␣\\w+`).test(label)),
+          role,
+        ).toBe(true);
+      }
+      // a bulleted summary in words, and the circuit compared with GPT-2 small's
+      const bullets = await page.locator('section').first().locator('li').allInnerTexts();
+      expect(bullets.length).toBeGreaterThanOrEqual(4);
+      expect(bullets.join(' ')).toMatch(/100% = the clean behaviour, 0% = no effect/);
+      expect(text).not.toMatch(/-0%/);
+      expect(text).toContain('How GPT-2 small does IOI');
+      expect(text).toMatch(/attends to (IO|S1|S2|BOS) \(\d+% of its attention\)/);
+      // every patching heatmap on the one fixed scale: its legend reads -1 … 1
+      const heatmapLegends = await page
+        .locator('figure[data-kind="patchHeatmap"]')
+        .evaluateAll((figures) =>
+          figures.map((figure) =>
+            [...figure.querySelectorAll('.role-legend-label text')]
+              .map((node) => node.textContent)
+              .join(' '),
+          ),
+        );
+      // two sweeps and the path-patching figure
+      expect(heatmapLegends.length).toBe(3);
+      for (const legend of heatmapLegends) expect(legend).toMatch(/^[−-]1 0 1$/);
+      // the residual-stream sections: the logit lens and the per-head direct logit attribution
+      expect(await page.locator('figure[data-kind="logitLensChart"]').count()).toBe(1);
+      expect(await page.locator('figure[data-kind="headAttributionHeatmap"]').count()).toBe(1);
+      // path patching: every head as a sender, to the top later-layer head(s) and to the logits
+      const paths = page.locator('section', { hasText: 'Which heads talk to which' });
+      expect(await paths.count()).toBe(1);
+      const panelTitles = await paths.locator('svg text').allTextContents();
+      expect(panelTitles).toContain('logits');
+      expect(panelTitles.some((title) => /^L1H\d \(q, k, v\)$/.test(title))).toBe(true);
+      // each top head's attention drawn once, large, with its legend
+      const attention = page.locator('figure[data-kind="attentionPatterns"]');
+      expect(await attention.count()).toBe(3);
+      for (const figure of await attention.all()) {
+        expect(await figure.locator('.role-legend').count()).toBe(1);
+        expect(await figure.innerText()).not.toContain('Each head');
+        const box = await figure.locator('svg').first().boundingBox();
+        expect(box!.width).toBeGreaterThan(300);
+      }
+      // small grids are large enough to read: 2 layers x 4 heads is at least 300 px wide
+      const heads = await page
+        .locator('section', { hasText: 'attn_head_out_all_pos' })
+        .locator('svg')
+        .first()
+        .boundingBox();
+      expect(heads!.width).toBeGreaterThan(300);
     } finally {
       await browser.close();
     }

@@ -16,6 +16,7 @@ import { InvalidArgumentError } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { heldOutIoiBatch, transformerLensIoiBatch } from './demo-prompts.js';
 import { demoReport } from './demo-report.js';
+import { ioiPositionRoles } from './demo-roles.js';
 import { demoSummary } from './demo-summary.js';
 import {
   DEMO_SWEEPS,
@@ -124,10 +125,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       const normalized: Record<string, NormalizedResult> = {};
       for (const [sweep, result] of Object.entries(results))
         normalized[sweep] = normalizeResult(result, clean, corrupted);
-      const tokens = model.toStrTokens(batch.clean[0]!);
+      const roles = ioiPositionRoles(batch, model.toStrTokens(batch.clean[0]!));
       const summary = demoSummary({
         results: normalized,
-        tokens,
+        roles,
         prompts: batch.prompts.length,
         clean,
         corrupted,
@@ -153,12 +154,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       for (const [sweep, result] of Object.entries(results)) {
         await writeFile(join(options.outDir, `${sweep}.csv`), result.toCSV());
       }
-      const example = batch.prompts[0]!;
       const html = await demoReport({
         model,
         modelName: name,
-        cleanTokens: batch.clean,
-        examples: example,
+        bundled,
+        batch,
         results: normalized,
         summary,
       });

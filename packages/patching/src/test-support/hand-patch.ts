@@ -24,6 +24,8 @@ export function handLogitDiff(
  * One patch written by hand: a hook that copies, element by element in plain JS, the clean
  * activation into the corrupted one wherever every `fixed` axis equals its value; then the model's
  * full logits through {@link handLogitDiff}. Independent of the engines' masks and `where`.
+ * With `fraction` f other than 1, the hook moves the patched entries only part of the way:
+ * `a + f * (clean - a)` (a nudge along the patch direction, for finite differences).
  */
 export function handPatchedLogitDiff(
   model: HookedModel,
@@ -33,6 +35,7 @@ export function handPatchedLogitDiff(
   fixed: Readonly<Record<number, number>>,
   answers: readonly number[],
   wrong: readonly number[],
+  fraction = 1,
 ): number {
   const clean = cleanCache.get(hookName).dataSync();
   const hook = (activation: tf.Tensor) => {
@@ -50,7 +53,10 @@ export function handPatchedLogitDiff(
           break;
         }
       }
-      if (matches) data[flat] = clean[flat]!;
+      if (matches) {
+        data[flat] =
+          fraction === 1 ? clean[flat]! : data[flat]! + fraction * (clean[flat]! - data[flat]!);
+      }
     }
     return tf.tensor(data, shape);
   };

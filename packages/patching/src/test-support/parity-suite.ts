@@ -7,24 +7,7 @@ import type {
 import * as tf from '@tensorflow/tfjs-core';
 import { table } from 'arquero';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import {
-  type ActivationPatchFunction,
-  getActPatchAttnHeadKAllPos,
-  getActPatchAttnHeadKByPos,
-  getActPatchAttnHeadOutAllPos,
-  getActPatchAttnHeadOutByPos,
-  getActPatchAttnHeadPatternAllPos,
-  getActPatchAttnHeadPatternByPos,
-  getActPatchAttnHeadPatternDestSrcPos,
-  getActPatchAttnHeadQAllPos,
-  getActPatchAttnHeadQByPos,
-  getActPatchAttnHeadVAllPos,
-  getActPatchAttnHeadVByPos,
-  getActPatchAttnOut,
-  getActPatchMlpOut,
-  getActPatchResidMid,
-  getActPatchResidPre,
-} from '../activation-patch-functions.js';
+import { SWEEP_FUNCTIONS } from '../activation-patch-functions.js';
 import { genericActivationPatch } from '../generic-activation-patch.js';
 import type { PatchResult } from '../patch-result.js';
 import { layerPosPatchSetter } from '../patch-setters.js';
@@ -34,12 +17,11 @@ import {
   getActPatchAttnHeadByPosEvery,
   getActPatchBlockEvery,
 } from '../stacked-patch-functions.js';
+import { SWEEP_NAMES, type SweepName } from '../sweeps.js';
 import { handPatchedLogitDiff, handUnpatchedLogitDiff } from './hand-patch.js';
 
 /** One specialised sweep described independently of the library's tables. */
 interface SweepCase {
-  readonly name: string;
-  readonly sweep: ActivationPatchFunction;
   readonly axes: readonly string[];
   /** Expected shape from (layers, positions, heads, key/value heads). */
   readonly shape: (l: number, p: number, h: number, hkv: number) => number[];
@@ -53,129 +35,102 @@ const block = (suffix: string) => (layer: number) => `blocks.${layer}.${suffix}`
 const byPos = (index: readonly number[]) => ({ 1: index[1]!, 2: index[2]! });
 const allPos = (index: readonly number[]) => ({ 2: index[1]! });
 
-/** Every specialised sweep with its TransformerLens behaviour written out by hand. */
-export const SWEEP_CASES: readonly SweepCase[] = [
-  {
-    name: 'resid_pre',
-    sweep: getActPatchResidPre,
+/**
+ * Every sweep of the `SWEEPS` table with its TransformerLens behaviour written out by hand (the
+ * record type makes a sweep added to the table without a hand-written case a type error).
+ */
+export const SWEEP_CASES: Readonly<Record<SweepName, SweepCase>> = {
+  resid_pre: {
     axes: ['layer', 'pos'],
     shape: (l, p) => [l, p],
     hook: block('hook_resid_pre'),
     fixed: (i) => ({ 1: i[1]! }),
   },
-  {
-    name: 'resid_mid',
-    sweep: getActPatchResidMid,
+  resid_mid: {
     axes: ['layer', 'pos'],
     shape: (l, p) => [l, p],
     hook: block('hook_resid_mid'),
     fixed: (i) => ({ 1: i[1]! }),
   },
-  {
-    name: 'attn_out',
-    sweep: getActPatchAttnOut,
+  attn_out: {
     axes: ['layer', 'pos'],
     shape: (l, p) => [l, p],
     hook: block('hook_attn_out'),
     fixed: (i) => ({ 1: i[1]! }),
   },
-  {
-    name: 'mlp_out',
-    sweep: getActPatchMlpOut,
+  mlp_out: {
     axes: ['layer', 'pos'],
     shape: (l, p) => [l, p],
     hook: block('hook_mlp_out'),
     fixed: (i) => ({ 1: i[1]! }),
   },
-  {
-    name: 'attn_head_out_by_pos',
-    sweep: getActPatchAttnHeadOutByPos,
+  attn_head_out_by_pos: {
     axes: ['layer', 'pos', 'head'],
     shape: (l, p, h) => [l, p, h],
     hook: block('attn.hook_z'),
     fixed: byPos,
   },
-  {
-    name: 'attn_head_q_by_pos',
-    sweep: getActPatchAttnHeadQByPos,
+  attn_head_q_by_pos: {
     axes: ['layer', 'pos', 'head'],
     shape: (l, p, h) => [l, p, h],
     hook: block('attn.hook_q'),
     fixed: byPos,
   },
-  {
-    name: 'attn_head_k_by_pos',
-    sweep: getActPatchAttnHeadKByPos,
+  attn_head_k_by_pos: {
     axes: ['layer', 'pos', 'head'],
     shape: (l, p, _h, hkv) => [l, p, hkv],
     hook: block('attn.hook_k'),
     fixed: byPos,
   },
-  {
-    name: 'attn_head_v_by_pos',
-    sweep: getActPatchAttnHeadVByPos,
+  attn_head_v_by_pos: {
     axes: ['layer', 'pos', 'head'],
     shape: (l, p, _h, hkv) => [l, p, hkv],
     hook: block('attn.hook_v'),
     fixed: byPos,
   },
-  {
-    name: 'attn_head_pattern_by_pos',
-    sweep: getActPatchAttnHeadPatternByPos,
+  attn_head_pattern_by_pos: {
     axes: ['layer', 'head_index', 'dest_pos'],
     shape: (l, p, h) => [l, h, p],
     hook: block('attn.hook_pattern'),
     fixed: (i) => ({ 1: i[1]!, 2: i[2]! }),
   },
-  {
-    name: 'attn_head_pattern_dest_src_pos',
-    sweep: getActPatchAttnHeadPatternDestSrcPos,
+  attn_head_pattern_dest_src_pos: {
     axes: ['layer', 'head_index', 'dest_pos', 'src_pos'],
     shape: (l, p, h) => [l, h, p, p],
     hook: block('attn.hook_pattern'),
     fixed: (i) => ({ 1: i[1]!, 2: i[2]!, 3: i[3]! }),
   },
-  {
-    name: 'attn_head_out_all_pos',
-    sweep: getActPatchAttnHeadOutAllPos,
+  attn_head_out_all_pos: {
     axes: ['layer', 'head'],
     shape: (l, _p, h) => [l, h],
     hook: block('attn.hook_z'),
     fixed: allPos,
   },
-  {
-    name: 'attn_head_q_all_pos',
-    sweep: getActPatchAttnHeadQAllPos,
+  attn_head_q_all_pos: {
     axes: ['layer', 'head'],
     shape: (l, _p, h) => [l, h],
     hook: block('attn.hook_q'),
     fixed: allPos,
   },
-  {
-    name: 'attn_head_k_all_pos',
-    sweep: getActPatchAttnHeadKAllPos,
+  attn_head_k_all_pos: {
     axes: ['layer', 'head'],
     shape: (l, _p, _h, hkv) => [l, hkv],
     hook: block('attn.hook_k'),
     fixed: allPos,
   },
-  {
-    name: 'attn_head_v_all_pos',
-    sweep: getActPatchAttnHeadVAllPos,
+  attn_head_v_all_pos: {
     axes: ['layer', 'head'],
     shape: (l, _p, _h, hkv) => [l, hkv],
     hook: block('attn.hook_v'),
     fixed: allPos,
   },
-  {
-    name: 'attn_head_pattern_all_pos',
-    sweep: getActPatchAttnHeadPatternAllPos,
+  attn_head_pattern_all_pos: {
     axes: ['layer', 'head_index'],
     shape: (l, _p, h) => [l, h],
     hook: block('attn.hook_pattern'),
     fixed: (i) => ({ 1: i[1]! }),
   },
-];
+};
 
 /** The multi-index of a flat row-major position. */
 export function unravel(flat: number, shape: readonly number[]): number[] {
@@ -249,8 +204,10 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
     expect(Math.abs(clean - corrupted)).toBeGreaterThan(1e-3);
   });
 
-  for (const sweepCase of SWEEP_CASES) {
-    it(`${sweepCase.name}: shape, index order, hand-written patches, fast == reference, no leaks`, async () => {
+  for (const name of SWEEP_NAMES) {
+    const sweepCase = SWEEP_CASES[name];
+    const sweep = SWEEP_FUNCTIONS[name];
+    it(`${name}: shape, index order, hand-written patches, fast == reference, no leaks`, async () => {
       const { model } = setup;
       const { nLayers, nHeads } = model.config;
       const nKeyValueHeads = model.config.nKeyValueHeads ?? nHeads;
@@ -260,7 +217,7 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
       let fastResult: PatchResult;
       let calls: unknown[][];
       try {
-        fastResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric, {
+        fastResult = await sweep(model, corruptedTokens, cleanCache, metric, {
           ...(setup.workers === undefined ? {} : { workers: setup.workers }),
         });
       } finally {
@@ -273,14 +230,14 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
           ([, options]) => ((options as ForwardOptions | undefined)?.startAtPosition ?? 0) > 0,
         );
       const expectsLaterStarts =
-        model.capabilities.startAtPosition === true && !sweepCase.name.endsWith('_all_pos');
+        model.capabilities.startAtPosition === true && !name.endsWith('_all_pos');
       if (!expectsLaterStarts) expect(startsLater(calls)).toBe(false);
-      const referenceResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric, {
+      const referenceResult = await sweep(model, corruptedTokens, cleanCache, metric, {
         engine: 'reference',
       });
       expect(tf.memory().numTensors).toBe(before);
-      fast.set(sweepCase.name, fastResult);
-      reference.set(sweepCase.name, referenceResult);
+      fast.set(name, fastResult);
+      reference.set(name, referenceResult);
       const shape = sweepCase.shape(nLayers, positions, nHeads, nKeyValueHeads);
       expect(fastResult.shape).toEqual(shape);
       expect(fastResult.axes).toEqual(sweepCase.axes);
@@ -293,7 +250,7 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
         let singleResult: PatchResult;
         let singleCalls: unknown[][];
         try {
-          singleResult = await sweepCase.sweep(model, corruptedTokens, cleanCache, metric, {
+          singleResult = await sweep(model, corruptedTokens, cleanCache, metric, {
             batchSize: 1,
           });
         } finally {
@@ -405,8 +362,13 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
       setup.answers,
       setup.wrong,
     );
-    for (const sweepCase of SWEEP_CASES) {
-      const result = await sweepCase.sweep(setup.model, corruptedTokens, corruptedCache, metric);
+    for (const name of SWEEP_NAMES) {
+      const result = await SWEEP_FUNCTIONS[name](
+        setup.model,
+        corruptedTokens,
+        corruptedCache,
+        metric,
+      );
       for (const value of result.values) expect(Math.abs(value - sameCorrupted)).toBeLessThan(1e-5);
     }
     const every = await getActPatchAttnHeadByPosEvery(
@@ -428,7 +390,7 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
     const { model } = setup;
     const positions = setup.corruptedIds[0]!.length;
     const earlier = logitDiff({ answers: setup.answers, wrong: setup.wrong, position: 1 });
-    const sweeps = [getActPatchAttnHeadOutByPos, getActPatchResidMid];
+    const sweeps = [SWEEP_FUNCTIONS.attn_head_out_by_pos, SWEEP_FUNCTIONS.resid_mid];
     for (const sweep of sweeps) {
       const fastResult = await sweep(model, corruptedTokens, cleanCache, earlier);
       const referenceResult = await sweep(model, corruptedTokens, cleanCache, earlier, {
@@ -445,7 +407,7 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
       let fastResult: PatchResult;
       let calls: unknown[][];
       try {
-        fastResult = await getActPatchResidPre(model, corruptedTokens, cleanCache, metric);
+        fastResult = await SWEEP_FUNCTIONS.resid_pre(model, corruptedTokens, cleanCache, metric);
       } finally {
         calls = [...forward.mock.calls];
         forward.mockRestore();
@@ -454,7 +416,7 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
       for (const [, options] of calls) {
         expect((options as ForwardOptions | undefined)?.startAtPosition).toBeUndefined();
       }
-      const referenceResult = await getActPatchResidPre(
+      const referenceResult = await SWEEP_FUNCTIONS.resid_pre(
         model,
         corruptedTokens,
         cleanCache,

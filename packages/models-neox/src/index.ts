@@ -1,0 +1,1 @@
+export { NEOX_FAMILY, NEOX_WEIGHT_TABLE, readNeoXConfig } from './neox-family.js';
