@@ -7,23 +7,26 @@
  * 1. A patch at a hook of block L changes nothing before block L, so a pass may start at block L
  *    from the corrupted run's residual stream entering it — captured by a hook placed before any
  *    other hook at `hook_resid_pre`, so user hooks there still run exactly once.
- *    Guard: fast-engine.test.ts "gives the same values for every batch size K, and on a model
- *    without shortcuts"; toy-model-parity.test.ts and gpt2-parity.test.ts (fast == reference).
+ *    Guard: the parity suite's "<sweep>: shape, index order, hand-written patches, fast ==
+ *    reference, no leaks" (toy-model-parity, gpt2-parity, transformerlens-fixture) and its
+ *    "fast == reference when the metric reads an earlier position, and with a user hook attached".
  * 2. Batch rows are independent: K patches run as one pass of K×B rows, replica k = rows k·B…k·B+B-1.
- *    Guard: fast-engine.test.ts "gives the same values for every batch size K …".
+ *    Guard: fast-engine.test.ts "gives the same values for every batch size K, and on a model
+ *    without shortcuts".
  * 3. Attention is causal: a patch at position p leaves every position < p as in the corrupted run,
  *    so a pass may compute positions >= p only, reusing the corrupted keys/values before p.
- *    Guard: models-gpt2 gpt2-start-at-position.test.ts (forward) and fast-engine.test.ts
- *    "starts passes at the patched position …".
- * 4. LayerNorm and the unembedding act per position, so logits at the positions a metric reads
- *    need only those positions' residuals (selective unembedding, capped start position).
- *    Guard: fast-engine.test.ts "metric reading an earlier position …" and the parity suites.
+ *    Guard: models-gpt2 gpt2-start-at-position.test.ts (the forward) and the parity suite's
+ *    per-sweep test (batchSize 1: every pass starts at its patch's position, values unchanged).
+ * 4. LayerNorm and the unembedding act per position, so the logits a metric reads need only those
+ *    positions (selective unembedding; start positions capped at the first position read).
+ *    Guard: the parity suite's "fast == reference when the metric reads an earlier position …".
  * 5. A patch whose clean and corrupted activations are bitwise equal over its coordinates writes
  *    the values already there, so its patched run is the corrupted run: its value is the corrupted
  *    metric, computed once (`skipped`). Guard: sweep-skip.test.ts (skips with exact values, and a
  *    pair where nothing can be skipped).
  * 6. Each worker holds a model built from the same bytes and runs whole passes; a pass's values do
- *    not depend on which worker runs it. Guard: sweep-workers.test.ts (workers: 2 == workers: 1).
+ *    not depend on which worker runs it. Guard: sweep-workers.test.ts "workers: 2 gives the
+ *    values of one worker …" and gpt2-parity.test.ts on wasm (every sweep with `workers: 2`).
  */
 import { InvalidArgumentError, type ModelConfig } from '@patchlens/tensor-hooks';
 
