@@ -354,7 +354,7 @@ const BAD_INPUTS: readonly {
   {
     label: 'unknown command',
     argv: () => ['train'],
-    message: /^patchlens: unknown command "train"; the commands are patch, cache/,
+    message: /^patchlens: unknown command "train"; the commands are patch, path, cache, attribute, analyze \(patchlens --help\)/,
     beforeModel: true,
   },
   {

@@ -152,7 +152,7 @@ describe('reading Hugging Face checkpoints', () => {
       /activation_function "relu" is not supported; accepted: "gelu_new", "gelu"/,
     );
     await expect(GPT2.fromPretrained(withConfig({ n_head: 5 }))).rejects.toThrow(
-      /dModel \(16\) must be divisible by nHeads \(5\)/,
+      /config\.json's n_embd \(16\) must be divisible by n_head \(5\)/,
     );
     await expect(GPT2.fromPretrained(withConfig({ model_type: 'llama' }))).rejects.toThrow(
       /model_type is "llama"/,
