@@ -371,6 +371,27 @@ const BAD_INPUTS: readonly {
     beforeModel: true,
   },
   {
+    label: '--workers 0',
+    argv: () => ['patch', '--model', folder, '--workers', '0', ...TEXT_ARGS],
+    message: /^patchlens patch: --workers "0" is not a positive integer or auto/,
+    beforeModel: true,
+  },
+  {
+    label: 'a memory budget the sweep cannot fit',
+    argv: () => [
+      'patch',
+      '--model',
+      folder,
+      '--backend',
+      'cpu',
+      '--memory-budget',
+      '0.0001',
+      ...TEXT_ARGS,
+    ],
+    message: /memory budget is 0 MiB; raise memoryBudgetBytes \(--memory-budget\)/,
+    beforeModel: false,
+  },
+  {
     label: 'unknown backend',
     argv: () => ['patch', '--model', folder, '--backend', 'gpu', ...TEXT_ARGS],
     message: /--backend "gpu" is not one of auto, tensorflow, (webgpu, )?wasm, cpu/,
