@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '@patchlens/errors';
 import type { BlockHookSuffix, GlobalHookName } from './hook-names.js';
 
 /**
