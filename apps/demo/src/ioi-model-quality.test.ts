@@ -1,7 +1,8 @@
-// Quality gate of the committed IOI checkpoint (apps/demo/model), loaded like any GPT-2 checkpoint.
+// Quality gate of the committed IOI checkpoint (packages/ioi-model/model), loaded like any GPT-2 checkpoint.
+
 import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { useBackend } from '@patchlens/backends/testing';
+import { ioiModelFolder } from '@patchlens/ioi-model/node';
 import type { GPT2 } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
 import { readSafetensorsFileHeader } from '@patchlens/safetensors/node';
@@ -14,7 +15,7 @@ import {
 } from './ioi/ioi-evaluation.js';
 import { createIoiSplits } from './ioi/ioi-splits.js';
 
-const MODEL_FOLDER = fileURLToPath(new URL('../model/', import.meta.url));
+const MODEL_FOLDER = ioiModelFolder;
 const PROMPTS = 1000;
 
 /** Full-vocabulary logits at the last position, `[batch, 50257]`. */
@@ -25,7 +26,7 @@ function lastLogits(model: GPT2): LastPositionLogits {
     ) as tf.Tensor2D;
 }
 
-describe('the committed IOI model (apps/demo/model)', () => {
+describe('the committed IOI model (packages/ioi-model/model)', () => {
   let model: GPT2;
   const splits = createIoiSplits();
 

@@ -1,15 +1,16 @@
 // `pnpm --filter @patchlens/demo train-ioi [-- --steps 1500 --out model]`: train the bundled IOI
 // model, write it as a Hugging Face GPT-2 checkpoint (config.json + model.safetensors, F16), load it
 // back through @patchlens/models-gpt2, evaluate it and write its model card (README.md).
+
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initNodeBackend } from '@patchlens/backends/node';
+import { ioiModelFolder } from '@patchlens/ioi-model/node';
 import { GPT2Tokenizer, gpt2ConfigToHuggingFace } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
-import { writeTfTensors } from '@patchlens/safetensors';
+import { writeTfTensors } from '@patchlens/safetensors/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluateIoiSplits, IOI_EVALUATION_SEED } from './ioi/ioi-evaluation.js';
 import { createIoiSplits } from './ioi/ioi-splits.js';
@@ -45,7 +46,7 @@ if (flags.help) {
   --word-noise P   (probability of replacing a template word by a random one)
   --pseudo-names N --pseudo-name-rate P   (name stand-ins with frozen embeddings, share of prompts)
   --log-every N  --eval-count N (prompts per split, default 1000)
-  --out DIR   (default: apps/demo/model)`);
+  --out DIR   (default: packages/ioi-model/model)`);
   process.exit(0);
 }
 
@@ -85,7 +86,7 @@ const options = {
       : Number(flags['pseudo-name-rate']),
   logEvery: integer(flags['log-every'], IOI_TRAINING_DEFAULTS.logEvery),
 };
-const out = flags.out ? resolve(flags.out) : fileURLToPath(new URL('../model/', import.meta.url));
+const out = flags.out ? resolve(flags.out) : ioiModelFolder;
 console.error(`train-ioi: backend ${backend}; writing to ${out}`);
 console.error(`train-ioi: ${JSON.stringify(options)}`);
 

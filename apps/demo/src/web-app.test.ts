@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initNodeBackend } from '@patchlens/backends/node';
+import { ioiModelFolder } from '@patchlens/ioi-model/node';
 import { randomGPT2CheckpointFiles } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
 import {
@@ -35,7 +36,7 @@ const CHROMIUM_ARGS = [
   '--use-vulkan=swiftshader',
   '--enable-features=Vulkan',
 ];
-const BUNDLED_MODEL = fileURLToPath(new URL('../model/', import.meta.url));
+const BUNDLED_MODEL = ioiModelFolder;
 const SWEEPS = ['block_every', 'attn_head_out_all_pos'] as const;
 const PROMPTS = 2;
 // Fixed paths, to look at after a run: the page after the sweeps, and both runs' timings.

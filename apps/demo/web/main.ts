@@ -125,7 +125,9 @@ async function load(source: ModelSource): Promise<void> {
     );
   } catch (error) {
     const hint =
-      source.kind === 'bundled' ? ' (is apps/demo/model there? else pick a checkpoint folder)' : '';
+      source.kind === 'bundled'
+        ? ' (is packages/ioi-model/model there? else pick a checkpoint folder)'
+        : '';
     setStatus(ui.modelStatus, 'error', `${message(error)}${hint}`);
   } finally {
     refreshButtons();

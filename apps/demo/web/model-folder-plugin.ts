@@ -31,7 +31,7 @@ function checkpointFiles(folder: string): string[] {
  * A Vite plugin that serves a checkpoint folder at `<base>/<urlPath>` on the dev server and copies
  * its files into the `vite build` output, so the browser app can `GPT2.fromPretrained('model/')`.
  *
- * The folder may live outside the app (the demo's bundled model is `apps/demo/model`), which
+ * The folder may live outside the app (the demo's bundled model is `packages/ioi-model/model`), which
  * Vite's `publicDir` cannot express without moving every other public file there too.
  *
  * Limitations: flat folders only (sub-folders are ignored); a missing folder makes the dev server

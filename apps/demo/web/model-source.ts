@@ -36,7 +36,7 @@ export interface LoadedModel {
 }
 
 /**
- * URL of the bundled model's folder, next to the page (Vite serves and copies `apps/demo/model` there).
+ * URL of the bundled model's folder, next to the page (Vite serves and copies `packages/ioi-model/model` there).
  *
  * @example
  * ```ts

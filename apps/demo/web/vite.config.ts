@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultClientConditions, defineConfig, type UserConfig } from 'vite';
 import { modelFolderPlugin } from './model-folder-plugin.js';
@@ -11,11 +13,19 @@ import { modelFolderPlugin } from './model-folder-plugin.js';
  * ```
  */
 export interface DemoWebConfigOptions {
-  /** Checkpoint folder served at `model/` (default `apps/demo/model`, the bundled IOI model). */
+  /** Checkpoint folder served at `model/` (default `packages/ioi-model/model`, the bundled IOI model). */
   readonly modelFolder?: string;
   /** Where `vite build` writes (default `apps/demo/web/dist`). */
   readonly outDir?: string;
 }
+
+/**
+ * The bundled IOI model's folder, found through `@patchlens/ioi-model`'s `./model/*` export (not its
+ * `./node` entry, which points at `dist/`: Vite loads this config with Node before any build).
+ */
+const IOI_MODEL_FOLDER = dirname(
+  createRequire(import.meta.url).resolve('@patchlens/ioi-model/model/config.json'),
+);
 
 /** The folder holding index.html. */
 const WEB_ROOT = fileURLToPath(new URL('.', import.meta.url));
@@ -25,7 +35,7 @@ const WEB_ROOT = fileURLToPath(new URL('.', import.meta.url));
  * their TypeScript source (the `source` export condition), the checkpoint folder served at `model/`
  * and copied into the build, relative asset URLs so `dist/` works from any path.
  *
- * @param options.modelFolder - checkpoint folder to serve (default `apps/demo/model`).
+ * @param options.modelFolder - checkpoint folder to serve (default `packages/ioi-model/model`).
  * @param options.outDir - build output (default `apps/demo/web/dist`).
  * @example
  * ```ts
@@ -41,7 +51,7 @@ export function demoWebConfig(options: DemoWebConfigOptions = {}): UserConfig {
     resolve: { conditions: ['source', ...defaultClientConditions] },
     plugins: [
       modelFolderPlugin({
-        folder: options.modelFolder ?? fileURLToPath(new URL('../model/', import.meta.url)),
+        folder: options.modelFolder ?? IOI_MODEL_FOLDER,
       }),
     ],
     build: {

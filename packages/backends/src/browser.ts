@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 // module graph as `@tensorflow/tfjs-core`). Node cannot load this file (ESM with extensionless
 // imports in a CommonJS package): use `@patchlens/backends/node` there.
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError } from '@patchlens/errors';
 import { BACKEND_PREFERENCES, type BackendName, type BackendPreference } from './backend-names.js';
 import { startFirstBackend } from './start-backend.js';
 import { namesSoftwareRenderer, summarizeWebGPUAdapter } from './webgpu-adapter.js';

@@ -1,8 +1,8 @@
-// Registers every gradient function with tfjs-core's global registry (the Node bundle of tfjs-core has none).
-import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+// tfjs-core's gradient registrations, bundled for Node (see scripts/vendor-gradients.mjs).
+import '../vendor/tfjs-core-gradients.js';
+import { InvalidArgumentError } from '@patchlens/errors';
 import { BACKEND_PREFERENCES, type BackendName, type BackendPreference } from './backend-names.js';
 import { withoutNewCrashHandlers } from './process-handlers.js';
 import { startFirstBackend } from './start-backend.js';
@@ -56,8 +56,8 @@ async function isAvailable(preference: BackendPreference, name: BackendName): Pr
  * libtensorflow); `webgpu` (tfjs-backend-webgpu on Dawn, from the optional dependency `webgpu`)
  * when it finds a *hardware* adapter; `wasm`; `cpu` (when wasm fails to start). A software WebGPU
  * adapter (SwiftShader, llvmpipe, a fallback adapter) is used only when `webgpu` is asked for by
- * name; {@link activeWebGPUAdapter} says which adapter runs. Importing this module also registers
- * tfjs's gradient functions (through `@tensorflow/tfjs`), which `gradientsAtHooks` and attribution
+ * name; `activeWebGPUAdapter()` (from `@patchlens/backends`) says which adapter runs. Importing this module also registers
+ * tfjs's gradient functions (tfjs-core's own, bundled for Node), which `gradientsAtHooks` and attribution
  * patching need.
  *
  * Starting a backend leaves no process-wide crash handlers behind (tfjs-backend-wasm's would print

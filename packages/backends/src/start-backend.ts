@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName, BackendPreference } from './backend-names.js';
 import { quietCpuGreeting } from './quiet-cpu-greeting.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { TEST_BACKENDS, useBackend } from './testing.js';

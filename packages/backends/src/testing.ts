@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-// Registers every gradient function with tfjs-core's global registry (Node bundle has none).
-import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+// tfjs-core's gradient registrations, bundled for Node (see scripts/vendor-gradients.mjs).
+import '../vendor/tfjs-core-gradients.js';
+import { InvalidArgumentError } from '@patchlens/errors';
 import { withoutNewCrashHandlers } from './process-handlers.js';
 import { quietCpuGreeting } from './quiet-cpu-greeting.js';
 

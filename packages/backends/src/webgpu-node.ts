@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { summarizeWebGPUAdapter, type WebGPUAdapterSummary } from './webgpu-adapter.js';
 

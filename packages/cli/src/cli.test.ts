@@ -354,7 +354,8 @@ const BAD_INPUTS: readonly {
   {
     label: 'unknown command',
     argv: () => ['train'],
-    message: /^patchlens: unknown command "train"; the commands are patch, path, cache, attribute, analyze, merge \(patchlens --help\)/,
+    message:
+      /^patchlens: unknown command "train"; the commands are patch, path, cache, attribute, analyze, merge \(patchlens --help\)/,
     beforeModel: true,
   },
   {
@@ -368,6 +369,27 @@ const BAD_INPUTS: readonly {
     argv: () => ['patch', '--model', folder, '--bogus'],
     message: /^patchlens patch: .*bogus.*patchlens patch --help/,
     beforeModel: true,
+  },
+  {
+    label: '--workers 0',
+    argv: () => ['patch', '--model', folder, '--workers', '0', ...TEXT_ARGS],
+    message: /^patchlens patch: --workers "0" is not a positive integer or auto/,
+    beforeModel: true,
+  },
+  {
+    label: 'a memory budget the sweep cannot fit',
+    argv: () => [
+      'patch',
+      '--model',
+      folder,
+      '--backend',
+      'cpu',
+      '--memory-budget',
+      '0.0001',
+      ...TEXT_ARGS,
+    ],
+    message: /memory budget is 0 MiB; raise memoryBudgetBytes \(--memory-budget\)/,
+    beforeModel: false,
   },
   {
     label: 'unknown backend',

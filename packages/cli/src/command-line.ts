@@ -69,7 +69,7 @@ export function parseCommandLine<const Options extends OptionTable>(
 export function requireModel(command: string, model: string | undefined): string {
   if (!model) {
     throw new UsageError(
-      `patchlens ${command}: --model is required (a folder with config.json + model.safetensors, or an http(s) URL of one).`,
+      `patchlens ${command}: --model is required: ioi (the bundled IOI model), a folder with config.json + model.safetensors, an http(s) URL of one, or a model name (gpt2, gpt2-medium, distilgpt2, user/repo@revision).`,
     );
   }
   return model;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -8,7 +9,8 @@ import {
 import { initNodeBackend } from '@patchlens/backends/node';
 import { type DecoderModel, loadDecoder } from '@patchlens/decoder';
 import { loadDecoderFromFolder } from '@patchlens/decoder/node';
-import { GPT2 } from '@patchlens/models-gpt2';
+import { ioiModelFolder } from '@patchlens/ioi-model/node';
+import { GPT2, resolvePretrainedName } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
 import { LLAMA_FAMILY } from '@patchlens/models-llama';
 import { NEOX_FAMILY } from '@patchlens/models-neox';
@@ -57,7 +59,9 @@ function isGPT2Config(text: string | undefined): boolean {
 /**
  * Starts the backend (printing its name, and for webgpu its adapter, on stderr) and loads a
  * checkpoint from a folder or an http(s) URL of one — GPT-2, Llama architecture or GPT-NeoX:
- * config.json's `architectures`/`model_type` picks — with a progress bar.
+ * config.json's `architectures`/`model_type` picks — with a progress bar. `ioi` is the bundled IOI
+ * model (`@patchlens/ioi-model`); a TransformerLens name or Hugging Face id (`gpt2`,
+ * `user/repo@revision`) that is not a folder here loads from the Hugging Face Hub.
  */
 export async function loadModel(
   io: CommandIO,
@@ -83,16 +87,20 @@ export async function loadModel(
   const onProgress = ({ loadedBytes, totalBytes }: { loadedBytes: number; totalBytes?: number }) =>
     report(loadedBytes, totalBytes ?? loadedBytes);
   const loadOptions = { processWeights: options.processWeights, onProgress };
-  const isUrl = /^https?:\/\//i.test(source);
+  const local = /^https?:\/\//i.test(source) || existsSync(source);
+  const pretrained = local ? undefined : resolvePretrainedName(source);
+  const location = !local && source === 'ioi' ? ioiModelFolder : (pretrained?.url ?? source);
+  const isUrl = /^https?:\/\//i.test(location);
   let model: CliModel;
-  if (isGPT2Config(await readConfigText(source))) {
+  if (isGPT2Config(await readConfigText(location))) {
+    // a model name goes to GPT2.fromPretrained as given: its errors then name it and the Hub URL
     model = isUrl
-      ? await GPT2.fromPretrained(source, loadOptions)
-      : await loadGPT2FromFolder(source, loadOptions);
+      ? await GPT2.fromPretrained(pretrained ? source : location, loadOptions)
+      : await loadGPT2FromFolder(location, loadOptions);
   } else {
     model = isUrl
-      ? await loadDecoder(source, DECODER_FAMILIES, loadOptions)
-      : await loadDecoderFromFolder(source, DECODER_FAMILIES, loadOptions);
+      ? await loadDecoder(location, DECODER_FAMILIES, loadOptions)
+      : await loadDecoderFromFolder(location, DECODER_FAMILIES, loadOptions);
   }
   return { backend, model };
 }

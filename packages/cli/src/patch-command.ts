@@ -86,6 +86,10 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
         const sweep = PATCHING_FUNCTIONS[name];
         results[name] = await sweep(model, corruptedTokens, prepared.cleanCache, metric, {
           engine: args.engine,
+          workers: args.workers,
+          ...(args.memoryBudgetBytes === undefined
+            ? {}
+            : { memoryBudgetBytes: args.memoryBudgetBytes }),
           onProgress: progressReporter(io, name),
           ...scaleOut.sweepOptions(name),
         });

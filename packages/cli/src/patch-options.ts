@@ -28,6 +28,8 @@ const PATCH_OPTIONS = {
   metric: { type: 'string', default: 'logit-diff' },
   patch: { type: 'string', multiple: true },
   engine: { type: 'string', default: 'fast' },
+  workers: { type: 'string', default: 'auto' },
+  'memory-budget': { type: 'string' },
   out: { type: 'string' },
   svg: { type: 'string' },
   'svg-values': { type: 'string', default: 'normalized' },
@@ -67,7 +69,8 @@ function wrappedNames(names: readonly string[], indent: string): string {
 export const PATCH_USAGE = `patchlens patch --model M
 ${PROMPT_USAGE}
   [--metric logit-diff|normalized-logit-diff] [--patch all|NAME,NAME,...]   --patch repeatable (merged)
-  [--engine fast|reference] [--out FILE.json|.csv|.arrow] [--svg DIR] [--svg-values normalized|raw]
+  [--engine fast|reference] [--workers N|auto] [--memory-budget MIB]
+  [--out FILE.json|.csv|.arrow] [--svg DIR] [--svg-values normalized|raw]
 ${SCALE_OUT_USAGE}
 ${COMMON_USAGE}
 
@@ -94,6 +97,10 @@ export interface PatchArguments extends PromptArguments {
   readonly metric: PatchMetricName;
   readonly names: PatchingFunctionName[];
   readonly engine: 'fast' | 'reference';
+  /** Fast-engine worker threads (`auto`: one per core, limited by memory). */
+  readonly workers: number | 'auto';
+  /** Memory one worker's passes may use, in bytes; undefined: the library default. */
+  readonly memoryBudgetBytes: number | undefined;
   readonly out: string | undefined;
   readonly format: (typeof OUTPUT_EXTENSIONS)[number];
   readonly svg: string | undefined;
@@ -102,6 +109,29 @@ export interface PatchArguments extends PromptArguments {
   readonly shard: SweepShard | undefined;
   /** `--checkpoint FILE`: resumable run. */
   readonly checkpoint: string | undefined;
+}
+
+/** `--workers N|auto`: fast-engine worker threads (auto: one per core, limited by memory). */
+function workerOption(value: string): number | 'auto' {
+  if (value === 'auto') return value;
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new UsageError(
+      `patchlens patch: --workers "${value}" is not a positive integer or auto (one per core, limited by memory).`,
+    );
+  }
+  return Number(value);
+}
+
+/** `--memory-budget MIB`: memory one worker's batched passes may use, in MiB. */
+function memoryBudgetOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const mebibytes = Number(value);
+  if (!(mebibytes > 0) || !Number.isFinite(mebibytes)) {
+    throw new UsageError(
+      `patchlens patch: --memory-budget "${value}" is not a positive number of MiB (default 256).`,
+    );
+  }
+  return mebibytes * 2 ** 20;
 }
 
 function oneOf<const T extends string>(flag: string, value: string, choices: readonly T[]): T {
@@ -160,6 +190,8 @@ export function parsePatchArguments(argv: readonly string[]): PatchArguments | '
     metric,
     names,
     engine,
+    workers: workerOption(values.workers),
+    memoryBudgetBytes: memoryBudgetOption(values['memory-budget']),
     out,
     format,
     svg: values.svg,

@@ -28,8 +28,17 @@ async function run(argv: string[]) {
   let stdout = '';
   let stderr = '';
   const io = {
-    stdout: { write: (chunk: string | Uint8Array) => void (stdout += String(chunk)) },
-    stderr: { write: (chunk: string) => void (stderr += chunk), isTTY: false },
+    stdout: {
+      write: (chunk: string | Uint8Array) => {
+        stdout += String(chunk);
+      },
+    },
+    stderr: {
+      write: (chunk: string) => {
+        stderr += chunk;
+      },
+      isTTY: false,
+    },
   };
   const code = await runPatchlens(argv, io);
   return { code, stdout, stderr };

@@ -8,6 +8,11 @@ import {
 } from '@patchlens/safetensors';
 import { InvalidArgumentError, PatchLensError, WeightMappingError } from '@patchlens/tensor-hooks';
 import { type GPT2Config, gpt2ConfigFromHuggingFace } from './gpt2-config.js';
+import {
+  GPT2_PRETRAINED_NAMES,
+  type PretrainedLocation,
+  resolvePretrainedName,
+} from './pretrained-names.js';
 import { matchCheckpointNames } from './weight-mapping.js';
 
 /**
@@ -110,22 +115,31 @@ export function checkDecoded(config: GPT2Config, tensors: Map<string, Safetensor
   }
 }
 
-function folderUrl(source: string | URL): string {
+function folderUrl(source: string | URL): { url: string; pretrained?: PretrainedLocation } {
   const text = String(source);
   if (/\.(safetensors|json)$/.test(text)) {
     throw new InvalidArgumentError(
-      `readGPT2Checkpoint: ${JSON.stringify(text)} looks like a file; pass the URL of the folder that holds config.json and the weights (e.g. https://huggingface.co/openai-community/gpt2/resolve/main).`,
+      `readGPT2Checkpoint: ${JSON.stringify(text)} looks like a file; pass the URL of the folder that holds config.json and the weights (e.g. https://huggingface.co/openai-community/gpt2/resolve/main), or a model name such as "gpt2".`,
     );
   }
+  const pretrained = typeof source === 'string' ? resolvePretrainedName(source) : undefined;
+  if (pretrained) return { url: pretrained.url, pretrained };
   const folder = text.endsWith('/') ? text : `${text}/`;
   try {
-    return new URL(folder, (globalThis as { location?: { href?: string } }).location?.href).href;
+    return {
+      url: new URL(folder, (globalThis as { location?: { href?: string } }).location?.href).href,
+    };
   } catch (error) {
     throw new InvalidArgumentError(
-      `readGPT2Checkpoint: ${JSON.stringify(text)} is not a URL. For a folder on disk in Node, use loadGPT2FromFolder from '@patchlens/models-gpt2/node'.`,
+      `readGPT2Checkpoint: ${JSON.stringify(text)} is neither a URL nor a model name; accepted: a folder URL, a TransformerLens GPT-2 name (${Object.keys(GPT2_PRETRAINED_NAMES).join(', ')}) or a Hugging Face id ("user/repo", "user/repo@revision"). For a folder on disk in Node, use loadGPT2FromFolder from '@patchlens/models-gpt2/node'.`,
       { cause: error },
     );
   }
+}
+
+/** What to do when a model name's Hugging Face folder cannot be reached. */
+function offlineHint(pretrained: PretrainedLocation): string {
+  return ` ${JSON.stringify(pretrained.name)} is the Hugging Face repository ${pretrained.repo} at revision ${pretrained.revision}, fetched from ${pretrained.url}. Offline, or a private repository? Download its config.json and model.safetensors into a folder and load that instead: loadGPT2FromFolder('path/to/folder') from '@patchlens/models-gpt2/node' (CLI: --model path/to/folder), or pass the folder's URL; for a private repository pass requestInit with an Authorization header.`;
 }
 
 async function fetchJson(
@@ -163,11 +177,19 @@ async function readFromUrl(
   options: ReadCheckpointOptions,
 ): Promise<GPT2Checkpoint> {
   const where = 'readGPT2Checkpoint';
-  const base = folderUrl(source);
+  const { url: base, pretrained } = folderUrl(source);
   const configUrl = new URL(CONFIG_FILE, base).href;
-  const configResponse = await fetchJson(configUrl, options, where);
+  let configResponse: Awaited<ReturnType<typeof fetchJson>>;
+  try {
+    configResponse = await fetchJson(configUrl, options, where);
+  } catch (error) {
+    if (!pretrained || !PatchLensError.isInstance(error) || options.signal?.aborted) throw error;
+    throw new PatchLensError(`${error.message}${offlineHint(pretrained)}`, { cause: error });
+  }
   if (!configResponse.ok) {
-    throw new PatchLensError(`${where}: GET ${configUrl} answered ${configResponse.status}.`);
+    throw new PatchLensError(
+      `${where}: GET ${configUrl} answered ${configResponse.status}.${pretrained ? offlineHint(pretrained) : ''}`,
+    );
   }
   const config = gpt2ConfigFromHuggingFace(configResponse.json);
   const fetchOptions = {
@@ -336,7 +358,9 @@ async function readFromBlobs(
  * Tensor names and shapes are checked against the weight table from the header before the
  * weights are downloaded; the causal-mask buffers are not read.
  *
- * @param source - folder URL (browser and Node), or `File[]` / `FileList` / blobs by file name.
+ * @param source - folder URL (browser and Node), a model name (`gpt2`, `gpt2-medium`, ...,
+ *   `distilgpt2`, TransformerLens's aliases) or Hugging Face id (`user/repo`, `user/repo@revision`),
+ *   resolved by {@link resolvePretrainedName}; or `File[]` / `FileList` / blobs by file name.
  * @param options.onProgress - `{ loadedBytes, totalBytes, file }` as weights arrive (default none).
  * @param options.fetch - fetch implementation for URLs (default `globalThis.fetch`).
  * @param options.requestInit - extra request options (headers).

@@ -1,5 +1,5 @@
 import { TEST_BACKENDS, useBackend } from '@patchlens/backends/testing';
-import type { ForwardOptions, PastKeyValue } from '@patchlens/tensor-hooks';
+import { type ForwardOptions, type PastKeyValue, queryPositionAxis } from '@patchlens/tensor-hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GPT2 } from './gpt2.js';
@@ -39,10 +39,8 @@ function fromPlain(tensor: PlainTensor): tf.Tensor {
   return tf.tensor(tensor.data, tensor.shape, 'float32');
 }
 
-/** The query-position axis of a hook point: 2 for attention scores/pattern, else 1. */
-function positionAxis(name: string): number {
-  return /hook_(attn_scores|pattern)$/.test(name) ? 2 : 1;
-}
+/** The query-position axis of a hook point (the one table in tensor-hooks). */
+const positionAxis = queryPositionAxis;
 
 describe.each(TEST_BACKENDS)('GPT-2 forward with startAtPosition on %s', (backend) => {
   let model: GPT2;

@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   listHookNames,
   type ModelCapabilities,
+  type ModelWorkerSource,
   type RunWithCacheOptions,
   WeightMappingError,
 } from '@patchlens/tensor-hooks';
@@ -27,6 +28,7 @@ import {
   transformerLensStateDict,
   weightTensors,
 } from './gpt2-weights.js';
+import { gpt2WorkerSource } from './gpt2-worker-source.js';
 import { type ProcessWeightsOptions, processWeights } from './process-weights.js';
 import { weightsFromHuggingFace } from './weight-mapping.js';
 
@@ -269,8 +271,9 @@ export class GPT2 implements HookedModel<ActivationCache> {
    * Node; for a folder on disk use `loadGPT2FromFolder` from `@patchlens/models-gpt2/node`),
    * processed like TransformerLens's `from_pretrained` unless `processWeights: false`.
    *
-   * @param source - folder URL with `config.json` and `model.safetensors` (or a sharded index),
-   *   or `File[]` / `FileList` / blobs by file name.
+   * @param source - folder URL with `config.json` and `model.safetensors` (or a sharded index), a
+   *   TransformerLens name (`'gpt2'`, `'gpt2-medium'`, `'distilgpt2'`, ...) or Hugging Face id
+   *   (`'user/repo'`, `'user/repo@revision'`), or `File[]` / `FileList` / blobs by file name.
    * @param options.processWeights - true (default), false (`from_pretrained_no_processing`) or a choice of steps.
    * @param options.useAttnResult - expose `attn.hook_result` (default false).
    * @param options.onProgress - `{ loadedBytes, totalBytes, file }` as weights arrive.
@@ -446,6 +449,19 @@ export class GPT2 implements HookedModel<ActivationCache> {
   stateDict(): Map<string, tf.Tensor> {
     this.assertAlive('stateDict');
     return transformerLensStateDict(this.config, this.weights);
+  }
+
+  /**
+   * How a worker thread builds a copy of this model (the same weights over shared memory, the
+   * same options); used by the patching engine's worker threads.
+   *
+   * @example
+   * ```ts
+   * const { module, exportName, argument } = model.workerSource();
+   * ```
+   */
+  workerSource(): ModelWorkerSource {
+    return gpt2WorkerSource(this);
   }
 
   /** Frees the weights and removes every hook. Safe to call twice. */

@@ -32,6 +32,8 @@ export type { TokenIds, ToTokensOptions } from './gpt2-tokenizer.js';
 export { GPT2_BOS_TOKEN_ID, GPT2Tokenizer } from './gpt2-tokenizer.js';
 export type { GPT2BlockWeights, GPT2Weights, LayerNormWeights } from './gpt2-weights.js';
 export { disposeWeights, transformerLensStateDict, weightTensors } from './gpt2-weights.js';
+export type { PretrainedLocation } from './pretrained-names.js';
+export { GPT2_PRETRAINED_NAMES, resolvePretrainedName } from './pretrained-names.js';
 export type { ProcessWeightsOptions } from './process-weights.js';
 export { processWeights } from './process-weights.js';
 export type { RandomCheckpointOptions, RandomTensor } from './random-checkpoint.js';

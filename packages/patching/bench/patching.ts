@@ -4,6 +4,7 @@
  * real vocabulary, on the wasm backend, in one process.
  *
  *   pnpm bench:patching [--out FILE.json] [--repeats N] [--backend wasm|cpu]
+ *   pnpm bench:patching --model gpt2-small-shape   (see gpt2-small-shape.ts)
  *
  * Prints JSON: per sweep the median wall time of each engine (ms), the speedup, and the largest
  * difference between the two engines' values.
@@ -124,4 +125,5 @@ async function main(): Promise<void> {
   model.dispose();
 }
 
-await main();
+if (option('model', '') === 'gpt2-small-shape') await import('./gpt2-small-shape.js');
+else await main();

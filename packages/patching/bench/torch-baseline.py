@@ -6,7 +6,7 @@ here). It prints JSON with the wall time and the values of each sweep; with --co
 also reports the largest difference to a `patchlens patch` JSON of the same prompts.
 
 Needs Debian's python3-torch and python3-numpy (/usr/bin/python3). Example:
-  /usr/bin/python3 packages/patching/bench/torch-baseline.py --model apps/demo/model \
+  /usr/bin/python3 packages/patching/bench/torch-baseline.py --model packages/ioi-model/model \
     --clean-ids 50256,2215,1757,... --corrupted-ids ... --answer 5335 --wrong 1757 --compare r.json
 """
 import argparse
@@ -83,6 +83,12 @@ def main():
     parser.add_argument("--wrong", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compare")
+    parser.add_argument("--sweeps", default="resid_pre,attn_head_out_by_pos")
+    parser.add_argument("--values", action="store_true", help="print each sweep's values too")
+    parser.add_argument(
+        "--sample", type=int, default=0,
+        help="run only this many evenly spread patches (each costs one full forward pass, so the time scales)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = GPT2(args.model)
@@ -99,6 +105,10 @@ def main():
     corrupted_value = metric(model.forward(corrupted))
 
     def sweep(kind, indices):
+        total = len(indices)
+        if args.sample:
+            picks = [int((i + 0.5) * total / min(args.sample, total)) for i in range(min(args.sample, total))]
+            indices = [indices[i] for i in picks]
         values, started = [], time.perf_counter()
         for index in indices:
             layer, position, *head = index
@@ -115,15 +125,19 @@ def main():
             model.hooks = {name: patch}
             values.append(metric(model.forward(corrupted)))
         model.hooks = {}
-        return {"ms": (time.perf_counter() - started) * 1000, "values": values}
+        ms = (time.perf_counter() - started) * 1000
+        if args.sample:
+            return {"ms": ms * total / len(indices), "sampled": len(indices), "at": picks, "values": values}
+        return {"ms": ms, "values": values}
 
     positions = clean.shape[1]
-    results = {
-        "resid_pre": sweep("resid_pre", [(l, p) for l in range(model.layers) for p in range(positions)]),
-        "attn_head_out_by_pos": sweep(
+    indices = {
+        "resid_pre": lambda: sweep("resid_pre", [(l, p) for l in range(model.layers) for p in range(positions)]),
+        "attn_head_out_by_pos": lambda: sweep(
             "z", [(l, p, h) for l in range(model.layers) for p in range(positions) for h in range(model.heads)]
         ),
     }
+    results = {name: indices[name]() for name in args.sweeps.split(",")}
     report = {"torch": torch.__version__, "threads": args.threads, "clean": clean_value, "corrupted": corrupted_value}
     if args.compare:
         theirs = json.load(open(args.compare))
@@ -132,7 +146,9 @@ def main():
                 other = theirs["patches"][name]
                 result["patchlensMs"] = other["ms"]
                 result["maxDifference"] = max(abs(a - b) for a, b in zip(result["values"], other["values"]))
-    report["sweeps"] = {name: {k: v for k, v in result.items() if k != "values"} for name, result in results.items()}
+    report["sweeps"] = {
+        name: {k: v for k, v in result.items() if k != "values" or args.values} for name, result in results.items()
+    }
     print(json.dumps(report, indent=2))
 
 

@@ -25,6 +25,8 @@ describe.each(TEST_BACKENDS)('tiny GPT-2 checkpoint (safetensors, processed) on 
       ],
       answers: [12, 7],
       wrong: [20, 3],
+      // the fast sweeps run on two worker threads (each with its own model copy) on wasm
+      ...(backend === 'wasm' ? { workers: 2 } : {}),
     };
   });
 });

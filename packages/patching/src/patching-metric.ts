@@ -71,6 +71,31 @@ export interface LogitDiffOptions {
   readonly position?: number;
 }
 
+/**
+ * How a built-in metric is rebuilt on a worker thread (closures cannot cross threads): the
+ * function that made it and its (structured-cloneable) arguments.
+ */
+export type MetricRecipe =
+  | { readonly kind: 'logit-diff'; readonly options: LogitDiffOptions }
+  | {
+      readonly kind: 'normalized';
+      readonly inner: MetricRecipe;
+      readonly baselines: { readonly clean: number; readonly corrupted: number };
+    };
+
+const RECIPES = new WeakMap<PatchingMetric, MetricRecipe>();
+
+/** The recipe of a metric made by {@link logitDiff} or {@link normalizedMetric}; else undefined. */
+export function metricRecipe(metric: PatchingMetric): MetricRecipe | undefined {
+  return RECIPES.get(metric);
+}
+
+/** The metric a {@link MetricRecipe} describes. */
+export function metricFromRecipe(recipe: MetricRecipe): PatchingMetric {
+  if (recipe.kind === 'logit-diff') return logitDiff(recipe.options);
+  return normalizedMetric(metricFromRecipe(recipe.inner), recipe.baselines);
+}
+
 function checkTokenIds(name: string, value: number | readonly number[]): readonly number[] {
   const ids = typeof value === 'number' ? [value] : value;
   if (!Array.isArray(ids) || ids.length === 0) {
@@ -119,7 +144,7 @@ export function logitDiff(options: LogitDiffOptions): PatchingMetric {
   }
   const tokens = [...new Set([...answers, ...wrong])].sort((a, b) => a - b);
   const column = new Map(tokens.map((token, index) => [token, index]));
-  return {
+  const metric: PatchingMetric = {
     name: 'logit-diff',
     reads: { positions: [position], tokens },
     compute: (logits) => {
@@ -152,6 +177,11 @@ export function logitDiff(options: LogitDiffOptions): PatchingMetric {
       return tf.sum(tf.mul(flat, tf.tensor1d(weights)));
     },
   };
+  RECIPES.set(metric, {
+    kind: 'logit-diff',
+    options: { answers: [...answers], wrong: [...wrong], position },
+  });
+  return metric;
 }
 
 /**
@@ -197,7 +227,16 @@ export function normalizedMetric(
       return tf.div(tf.sub(tensor, corrupted), clean - corrupted);
     },
   };
-  return inner.reads === undefined ? normalized : { ...normalized, reads: inner.reads };
+  const result = inner.reads === undefined ? normalized : { ...normalized, reads: inner.reads };
+  const innerRecipe = RECIPES.get(inner);
+  if (innerRecipe) {
+    RECIPES.set(result, {
+      kind: 'normalized',
+      inner: innerRecipe,
+      baselines: { clean, corrupted },
+    });
+  }
+  return result;
 }
 
 /** A {@link Metric} as a {@link PatchingMetric} (functions read everything). */

@@ -3,6 +3,7 @@ import {
   type HookedModel,
   type HookName,
   InvalidArgumentError,
+  positionAxes,
   ShapeMismatchError,
   UnknownHookError,
 } from '@patchlens/tensor-hooks';
@@ -41,8 +42,19 @@ export interface SweepOptions {
   readonly engine?: 'fast' | 'reference';
   /** Fast engine: patches per forward pass (K); default chosen from `memoryBudgetBytes`. */
   readonly batchSize?: number;
-  /** Fast engine: memory one batched forward pass may use, in bytes (default 256 MiB). */
+  /**
+   * Fast engine: memory one worker's passes may use, in bytes (default 256 MiB): K patches per pass
+   * and the captured corrupted run (residuals, keys/values) count against it. A sweep that cannot
+   * fit it (or wasm's 4 GiB heap) is refused before it starts.
+   */
   readonly memoryBudgetBytes?: number;
+  /**
+   * Fast engine: worker threads that share the passes (Node only; each holds a model copy built
+   * from the same bytes). Default: the cores, limited by memory; 1 runs on the calling thread.
+   * Needs a model with `workerSource()` and a built-in metric and setters (closures cannot cross
+   * threads); otherwise the sweep runs on the calling thread.
+   */
+  readonly workers?: number | 'auto';
   /** Called after each batch (fast) or patch (reference) with the patches done and the total. */
   readonly onProgress?: (done: number, total: number) => void;
   /** Cancels the sweep: it disposes what it made and rejects with AbortError. */
@@ -85,11 +97,6 @@ export function checkCorruptedTokens(functionName: string, tokens: unknown): [nu
     );
   }
   return tokens.shape as [number, number];
-}
-
-/** Position axes of an activation: 2 and 3 for attention scores/patterns, else 1. */
-function positionAxes(name: string): number[] {
-  return /hook_(pattern|attn_scores)$/.test(name) ? [2, 3] : [1];
 }
 
 function cleanActivations(
@@ -197,7 +204,12 @@ export async function runPatchJobs(
       `${functionName}: engine must be "fast" or "reference", got ${JSON.stringify(engine)}.`,
     );
   }
-  const { batchSize, memoryBudgetBytes = DEFAULT_MEMORY_BUDGET_BYTES } = options;
+  const { batchSize, memoryBudgetBytes = DEFAULT_MEMORY_BUDGET_BYTES, workers = 'auto' } = options;
+  if (workers !== 'auto' && (!Number.isInteger(workers) || workers < 1)) {
+    throw new InvalidArgumentError(
+      `${functionName}: workers must be a positive integer or "auto" (one per core, limited by memory), got ${JSON.stringify(workers)}.`,
+    );
+  }
   if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
     throw new InvalidArgumentError(
       `${functionName}: batchSize must be a positive integer (patches per forward pass), got ${batchSize}.`,
@@ -238,9 +250,13 @@ export async function runPatchJobs(
       options.onProgress?.(done, total);
     },
   };
-  options.onProgress?.(0, total);
-  if (total === 0) return selection.shard;
-  if (engine === 'reference') await runReferenceEngine(context, jobs, output);
-  else await runFastEngine(context, jobs, output, { batchSize, memoryBudgetBytes });
+  if (total === 0) {
+    options.onProgress?.(0, 0);
+    return selection.shard;
+  }
+  if (engine === 'reference') {
+    context.progress(0);
+    await runReferenceEngine(context, jobs, output);
+  } else await runFastEngine(context, jobs, output, { batchSize, memoryBudgetBytes, workers });
   return selection.shard;
 }

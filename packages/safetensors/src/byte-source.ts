@@ -1,4 +1,4 @@
-import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/errors';
 import { LENGTH_PREFIX_BYTES, parseHeaderJson, parseHeaderLength } from './safetensors-header.js';
 import type {
   SafetensorsFile,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as main from './index.js';
 import * as node from './node.js';
+import * as tfjs from './tfjs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -26,10 +27,20 @@ function reachableImports(entry: string): Set<string> {
 }
 
 describe('entry points', () => {
-  it('the main entry imports nothing platform-specific', () => {
-    expect([...reachableImports('index.ts')].sort()).toEqual([
-      '@patchlens/tensor-hooks',
+  it('the main entry imports nothing platform-specific and no tensor library', () => {
+    expect([...reachableImports('index.ts')].sort()).toEqual(['@patchlens/errors']);
+  });
+
+  it('the tfjs entry is where @tensorflow/tfjs-core comes in', () => {
+    expect([...reachableImports('tfjs.ts')].sort()).toEqual([
+      '@patchlens/errors',
       '@tensorflow/tfjs-core',
+    ]);
+    expect(Object.keys(tfjs).sort()).toEqual([
+      'fromTfTensors',
+      'toTfTensor',
+      'toTfTensors',
+      'writeTfTensors',
     ]);
   });
 
@@ -42,15 +53,11 @@ describe('entry points', () => {
       'fetchSafetensors',
       'fetchSafetensorsHeader',
       'fetchShardedSafetensors',
-      'fromTfTensors',
       'parseShardedIndex',
       'readSafetensors',
       'readSafetensorsBlob',
       'readSafetensorsHeader',
-      'toTfTensor',
-      'toTfTensors',
       'writeSafetensors',
-      'writeTfTensors',
     ]);
     expect(Object.keys(node).sort()).toEqual([
       'readSafetensorsFile',

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/errors';
 import type { ByteSource } from './byte-source.js';
 
 /** Node reads at most this many bytes per call (the fs layer rejects reads over 2 GiB). */

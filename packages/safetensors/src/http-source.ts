@@ -1,4 +1,4 @@
-import { AbortError, PatchLensError, SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { AbortError, PatchLensError, SafetensorsFormatError } from '@patchlens/errors';
 import type { ByteSource } from './byte-source.js';
 
 /**

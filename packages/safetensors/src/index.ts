@@ -23,5 +23,3 @@ export { writeSafetensors } from './safetensors-writer.js';
 export { fetchShardedSafetensors } from './sharded-fetch.js';
 export type { ShardedSafetensors, ShardedSafetensorsIndex } from './sharded-index.js';
 export { parseShardedIndex } from './sharded-index.js';
-export type { FromTfTensorsOptions } from './tfjs-tensors.js';
-export { fromTfTensors, toTfTensor, toTfTensors, writeTfTensors } from './tfjs-tensors.js';

@@ -3,7 +3,7 @@ import {
   InvalidArgumentError,
   PatchLensError,
   SafetensorsFormatError,
-} from '@patchlens/tensor-hooks';
+} from '@patchlens/errors';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fetchSafetensors, fetchSafetensorsHeader } from './safetensors-fetch.js';
 import { readSafetensors, readSafetensorsHeader } from './safetensors-reader.js';

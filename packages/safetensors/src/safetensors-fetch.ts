@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError } from '@patchlens/errors';
 import {
   type MissingTensorHandler,
   missingTensorArgument,

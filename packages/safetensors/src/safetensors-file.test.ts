@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   readSafetensorsFile,

@@ -1,6 +1,6 @@
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/errors';
 import { readFileFromSource, readHeaderFromSource } from './byte-source.js';
 import { withFileByteSource } from './file-byte-source.js';
 import type {

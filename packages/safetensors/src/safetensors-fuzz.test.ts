@@ -1,4 +1,4 @@
-import { SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { SafetensorsFormatError } from '@patchlens/errors';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, readSafetensorsBlob } from './safetensors-reader.js';

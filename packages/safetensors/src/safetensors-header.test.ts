@@ -1,4 +1,4 @@
-import { SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { SafetensorsFormatError } from '@patchlens/errors';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, readSafetensorsBlob } from './safetensors-reader.js';
 import { buildRawSafetensors, float32Bytes } from './test-support/raw-safetensors.js';

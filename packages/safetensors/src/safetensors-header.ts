@@ -1,4 +1,4 @@
-import { SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { SafetensorsFormatError } from '@patchlens/errors';
 import { dtypeBits, isSafetensorsDtype, knownDtypeNames } from './safetensors-dtype.js';
 import type { SafetensorsHeader, SafetensorsTensorInfo } from './safetensors-types.js';
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/errors';
 import { describe, expect, it } from 'vitest';
 import {
   readSafetensors,

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/errors';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from './safetensors-reader.js';
 import { type SafetensorsTensorInput, writeSafetensors } from './safetensors-writer.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/errors';
 import { numberToBfloat16Bits, numberToFloat16Bits } from './float16.js';
 import {
   isWritableDtype,

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, SafetensorsFormatError } from '@patchlens/errors';
 import type { MissingTensorHandler } from './byte-source.js';
 import type { SafetensorsTensor } from './safetensors-types.js';
 

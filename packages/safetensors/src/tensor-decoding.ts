@@ -1,4 +1,4 @@
-import { SafetensorsFormatError } from '@patchlens/tensor-hooks';
+import { SafetensorsFormatError } from '@patchlens/errors';
 import { float16Table65536 } from './float16.js';
 import type { SafetensorsTensor, SafetensorsTensorInfo } from './safetensors-types.js';
 

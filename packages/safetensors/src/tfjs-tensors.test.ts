@@ -1,5 +1,5 @@
 import { TEST_BACKENDS, useBackend } from '@patchlens/backends/testing';
-import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from './safetensors-reader.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/tensor-hooks';
+import { InvalidArgumentError, ShapeMismatchError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import type { SafetensorsFile, SafetensorsTensor } from './safetensors-types.js';
 import {
@@ -16,7 +16,8 @@ import {
  *
  * @example
  * ```ts
- * import { readSafetensors, toTfTensor } from '@patchlens/safetensors';
+ * import { readSafetensors } from '@patchlens/safetensors';
+ * import { toTfTensor } from '@patchlens/safetensors/tfjs';
  * const wte = toTfTensor(readSafetensors(bytes).tensors.get('wte.weight')!); // tf.Tensor2D-shaped
  * wte.dispose();
  * ```
@@ -154,7 +155,7 @@ export async function fromTfTensors(
  *
  * @example
  * ```ts
- * import { writeTfTensors } from '@patchlens/safetensors';
+ * import { writeTfTensors } from '@patchlens/safetensors/tfjs';
  * const bytes = await writeTfTensors({ 'blocks.0.hook_resid_pre': residual }, { metadata: { model: 'gpt2' } });
  * ```
  */

@@ -1,11 +1,11 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidArgumentError,
   MetricError,
   ShapeMismatchError,
   UnknownHookError,
-} from './errors.js';
+} from '@patchlens/errors';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { gradientsAtHooks } from './hook-gradients.js';
 import type { HookName } from './hook-names.js';
 import type { HookRegistry } from './hook-registry.js';

@@ -1,5 +1,5 @@
+import { InvalidArgumentError, MetricError, ShapeMismatchError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError, MetricError, ShapeMismatchError } from './errors.js';
 import type { HookName } from './hook-names.js';
 import type { HookFilter, HookRegistry, HookSpec } from './hook-registry.js';
 
@@ -30,8 +30,8 @@ export interface HookGradients {
  * as the rest of the model sees it. A hook point the metric does not depend on gets a zero gradient.
  * The activation shapes are learnt from one extra forward pass unless given in `options.shapes`.
  *
- * Requires gradient functions to be registered (in Node: `import '@tensorflow/tfjs'`, which
- * `@patchlens/backends/node` does; in bundlers: `@tensorflow/tfjs-core/dist/register_all_gradients`,
+ * Requires gradient functions to be registered (in Node: `import '@patchlens/backends/node'`, which
+ * registers tfjs-core's own, bundled for Node; in bundlers: `@tensorflow/tfjs-core/dist/register_all_gradients`,
  * which `@patchlens/backends/browser` does).
  *
  * Limitations: the metric runs synchronously (tfjs's gradient tape is synchronous); a hook point

@@ -1,5 +1,5 @@
+import { InvalidArgumentError, UnknownHookError } from '@patchlens/errors';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, UnknownHookError } from './errors.js';
 import {
   ACT_NAME_KINDS,
   actName,

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, UnknownHookError } from './errors.js';
+import { InvalidArgumentError, UnknownHookError } from '@patchlens/errors';
 
 /**
  * Hook names that belong to one transformer block, without the `blocks.{L}.` prefix.

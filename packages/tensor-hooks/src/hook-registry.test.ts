@@ -1,6 +1,6 @@
+import { InvalidArgumentError, ShapeMismatchError, UnknownHookError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, ShapeMismatchError, UnknownHookError } from './errors.js';
 import { listHookNames } from './hook-names.js';
 import { type HookFunction, HookRegistry } from './hook-registry.js';
 import { referenceForward, toyRegistry, toyValue } from './test-support/toy-model.js';

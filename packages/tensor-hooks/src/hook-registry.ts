@@ -1,5 +1,5 @@
+import { InvalidArgumentError, ShapeMismatchError, UnknownHookError } from '@patchlens/errors';
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError, ShapeMismatchError, UnknownHookError } from './errors.js';
 import { closestNames, type HookName, layerOfHook } from './hook-names.js';
 
 /**

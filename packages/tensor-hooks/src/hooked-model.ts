@@ -156,6 +156,26 @@ export interface ModelCapabilities {
 }
 
 /**
+ * How a worker thread builds a copy of a model: `import(module)[exportName](argument)` returns
+ * the model (or a promise of it), on the worker's own backend. `argument` must survive
+ * `structuredClone` (weights as typed arrays, ideally over a SharedArrayBuffer so workers read the
+ * same bytes without a copy each).
+ *
+ * @example
+ * ```ts
+ * const source: ModelWorkerSource = { module: import.meta.url, exportName: 'fromWorkerSource', argument: { config, weights } };
+ * ```
+ */
+export interface ModelWorkerSource {
+  /** An absolute module URL (`file:` in Node). */
+  readonly module: string;
+  /** The export of `module` that builds the model from `argument`. */
+  readonly exportName: string;
+  /** Structured-cloneable data the builder needs (config, weights, options). */
+  readonly argument: unknown;
+}
+
+/**
  * The weights residual-stream analysis reads (TransformerLens's `model.W_U`, `model.ln_final`, ...),
  * owned by the model: do not dispose them.
  *
@@ -218,4 +238,9 @@ export interface HookedModel<Cache extends ActivationCacheLike = ActivationCache
     input: tf.Tensor,
     options?: RunWithCacheOptions,
   ): { logits: tf.Tensor; cache: Cache };
+  /**
+   * How a worker thread builds a copy of this model (same weights, same options); absent: the
+   * model cannot be copied and sweeps run on the calling thread only.
+   */
+  workerSource?(): ModelWorkerSource;
 }

@@ -8,7 +8,9 @@ export {
   TokenizationError,
   UnknownHookError,
   WeightMappingError,
-} from './errors.js';
+} from '@patchlens/errors';
+export type { HookAxisName } from './hook-axes.js';
+export { HOOK_AXES, hookAxes, positionAxes, queryPositionAxis } from './hook-axes.js';
 export type { HookGradients } from './hook-gradients.js';
 export { gradientsAtHooks } from './hook-gradients.js';
 export type { BlockHookName, BlockHookSuffix, GlobalHookName, HookName } from './hook-names.js';
@@ -36,6 +38,7 @@ export type {
   HookedModel,
   ModelCapabilities,
   ModelConfig,
+  ModelWorkerSource,
   PastKeyValue,
   RunWithCacheOptions,
   UnembedSelection,

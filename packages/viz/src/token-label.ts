@@ -44,7 +44,7 @@ export function truncateLabel(text: string, maxLength: number): string {
  * ```
  * @param position - the token's index in the prompt.
  * @param token - the token text as the tokenizer decodes it.
- * @param maxTokenLength - longest token part, default {@link DEFAULT_MAX_TOKEN_LENGTH}.
+ * @param maxTokenLength - longest token part, default 14.
  */
 export function tokenLabel(
   position: number,

@@ -1,13 +1,14 @@
-const brand = Symbol.for('patchlens.error');
+import { PatchLensError } from '@patchlens/errors';
+
+const vizInputErrorBrand = Symbol.for('patchlens.error.VizInputError');
 
 /**
  * Thrown when a `@patchlens/viz` function gets input it cannot draw: lengths that
  * disagree (tokens vs positions, exact vs approximate values), an empty result, a
  * shape that does not match its values, or an axis layout no figure knows.
  *
- * It carries the same `Symbol.for('patchlens.error')` brand as `PatchLensError` from
- * `@patchlens/tensor-hooks`, so `PatchLensError.isInstance(error)` is true for it,
- * without viz importing that package (which pulls in TensorFlow.js).
+ * A `PatchLensError` (from the dependency-free `@patchlens/errors`), so
+ * `PatchLensError.isInstance(error)` is true for it.
  *
  * @example
  * ```ts
@@ -19,10 +20,7 @@ const brand = Symbol.for('patchlens.error');
  * }
  * ```
  */
-export class VizInputError extends Error {
-  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read through `brand in value` by isInstance
-  private readonly [brand] = true;
-
+export class VizInputError extends PatchLensError {
   /**
    * @param message - names the function, the argument, the value received and what is accepted.
    * @param options - `cause`, when the error wraps another one.
@@ -30,15 +28,15 @@ export class VizInputError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'VizInputError';
+    Object.defineProperty(this, vizInputErrorBrand, { value: true, enumerable: false });
   }
 
   /** True when `value` is a `VizInputError` (from any copy of this package). */
-  static isInstance(value: unknown): value is VizInputError {
+  static override isInstance(value: unknown): value is VizInputError {
     return (
       typeof value === 'object' &&
       value !== null &&
-      brand in value &&
-      (value as { name?: unknown }).name === 'VizInputError'
+      (value as Record<symbol, unknown>)[vizInputErrorBrand] === true
     );
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BackendPreference } from '@patchlens/backends';
 import { initNodeBackend } from '@patchlens/backends/node';
 import { type CommandIO, progressReporter } from '@patchlens/cli';
+import { ioiModelUrl } from '@patchlens/ioi-model';
 import { GPT2 } from '@patchlens/models-gpt2';
 import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
 import {
@@ -52,7 +53,7 @@ export interface DemoOutcome {
 }
 
 /** Folder of the IOI model that ships with PatchLens. */
-export const BUNDLED_MODEL = new URL('../../model/', import.meta.url);
+export const BUNDLED_MODEL = ioiModelUrl;
 
 const GPT2_VOCABULARY = 50257;
 

@@ -1,12 +1,7 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { ioiModelFolder } from '@patchlens/ioi-model/node';
 
-/** Where the bundled IOI checkpoint may live (it may move to its own package). */
-const CANDIDATES = ['../../model/', '../../../../packages/ioi-model/model/'];
-
-/** The folder holding the bundled IOI model's `config.json`, or `undefined` when none is found. */
+/** The folder holding the bundled IOI model's `config.json` (`@patchlens/ioi-model`), or `undefined` when it is missing. */
 export function bundledModelFolder(): string | undefined {
-  return CANDIDATES.map((path) => fileURLToPath(new URL(path, import.meta.url))).find((folder) =>
-    existsSync(`${folder}config.json`),
-  );
+  return existsSync(`${ioiModelFolder}config.json`) ? ioiModelFolder : undefined;
 }

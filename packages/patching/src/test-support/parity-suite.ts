@@ -158,6 +158,8 @@ export interface ParitySetup {
   readonly corruptedIds: number[][];
   readonly answers: number[];
   readonly wrong: number[];
+  /** Worker threads for the fast engine's sweeps (default: its own choice). */
+  readonly workers?: number;
 }
 
 /**
@@ -215,7 +217,9 @@ export function defineParitySuite(makeSetup: () => Promise<ParitySetup> | Parity
       let fastResult: PatchResult;
       let calls: unknown[][];
       try {
-        fastResult = await sweep(model, corruptedTokens, cleanCache, metric);
+        fastResult = await sweep(model, corruptedTokens, cleanCache, metric, {
+          ...(setup.workers === undefined ? {} : { workers: setup.workers }),
+        });
       } finally {
         calls = [...forward.mock.calls];
         forward.mockRestore();

@@ -1,0 +1,1 @@
+export { IOI_MODEL_FILES, ioiModelUrl } from './ioi-model-location.js';
