@@ -195,3 +195,46 @@ describe('sharded sweeps (tiny GPT-2, cpu)', () => {
     });
   });
 });
+
+describe('a sharded sweep on worker threads (tiny GPT-2, wasm)', () => {
+  let workerModel: GPT2;
+  let corrupted: tf.Tensor;
+  let workerCache: ActivationCache;
+  const metric = logitDiff({ answers: [12, 7], wrong: [20, 3] });
+
+  beforeAll(async () => {
+    await useBackend('wasm');
+    workerModel = await loadTinyGPT2(TINY, 11);
+    corrupted = tf.tensor2d(CORRUPTED, undefined, 'int32');
+    const clean = tf.tensor2d(CLEAN, undefined, 'int32');
+    const run = workerModel.runWithCache(clean);
+    run.logits.dispose();
+    clean.dispose();
+    workerCache = run.cache;
+  });
+  afterAll(() => {
+    workerCache.dispose();
+    corrupted.dispose();
+    workerModel.dispose();
+  });
+
+  it('a shard with workers: 2: onBatch reports each of its indices once, values as on one thread', async () => {
+    const shard = { index: 1, count: 3 };
+    const one = await getActPatchAttnHeadOutByPos(workerModel, corrupted, workerCache, metric, {
+      shard,
+      workers: 1,
+    });
+    const seen: number[] = [];
+    const two = await getActPatchAttnHeadOutByPos(workerModel, corrupted, workerCache, metric, {
+      shard,
+      workers: 2,
+      batchSize: 2,
+      onBatch: ({ indices }) => seen.push(...indices),
+    });
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from(one.shard!.indices));
+    two.values.forEach((value, flat) => {
+      if (Number.isNaN(one.values[flat]!)) expect(Number.isNaN(value)).toBe(true);
+      else expect(Math.abs(value - one.values[flat]!)).toBeLessThanOrEqual(1e-6);
+    });
+  });
+});
