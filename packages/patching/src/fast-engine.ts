@@ -257,7 +257,7 @@ export async function runFastEngine(
   throwIfAborted(functionName, signal, 0, jobs.length);
   // skipping needs the corrupted activations as the patch hook sees them: no other hook attached
   const canSkip = !hasUserHooks(context) && jobs.some((job) => isCoordinatePatchSetter(job.setter));
-  const unchanged = canSkip ? unchangedPatches(context, jobs) : [];
+  const unchanged = canSkip ? await unchangedPatches(context, jobs) : [];
   const recipe = metricRecipe(context.metric);
   const threads =
     options.workers !== 1 && recipe !== undefined && canCopy(context, jobs)

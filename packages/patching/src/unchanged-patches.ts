@@ -61,7 +61,10 @@ export function equalOverCoordinates(
  * Function setters are never marked (their coordinates are unknown). Only valid when no user hook
  * is attached (the caller checks): the patch hook would see hooked values.
  */
-export function unchangedPatches(context: EngineContext, jobs: readonly PatchJob[]): boolean[] {
+export async function unchangedPatches(
+  context: EngineContext,
+  jobs: readonly PatchJob[],
+): Promise<boolean[]> {
   const { model, corruptedTokens } = context;
   const names = new Set<string>(
     jobs.filter((job) => isCoordinatePatchSetter(job.setter)).map((job) => job.hookName),
@@ -80,8 +83,9 @@ export function unchangedPatches(context: EngineContext, jobs: readonly PatchJob
     const clean = new Map<string, Float32Array>();
     for (const name of names) {
       if (!cache.has(name)) continue;
-      corrupted.set(name, cache.get(name).dataSync() as Float32Array);
-      clean.set(name, context.clean.get(name as never)!.dataSync() as Float32Array);
+      // asynchronous reads: a synchronous read stalls (and on webgpu in Node fails)
+      corrupted.set(name, (await cache.get(name).data()) as Float32Array);
+      clean.set(name, (await context.clean.get(name as never)!.data()) as Float32Array);
     }
     const unchanged = jobs.map((job) => {
       const setter = job.setter;
