@@ -12,7 +12,7 @@ import {
 } from '@patchlens/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runPatchlens } from './main.js';
+import { runCli } from './test-support/run-cli.js';
 
 /** A tiny GPT-2 with the real vocabulary (so text prompts tokenise as with gpt2). */
 const MODEL = { nLayers: 2, nHeads: 2, dModel: 8, dVocab: 50257, nCtx: 32 };
@@ -30,26 +30,6 @@ const PROMPTS = [
 let folder: string;
 let output: string;
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: {
-      write: (chunk: string | Uint8Array) => {
-        stdout += String(chunk);
-      },
-    },
-    stderr: {
-      write: (chunk: string) => {
-        stderr += chunk;
-      },
-      isTTY: false,
-    },
-  };
-  const code = await runPatchlens(argv, io);
-  return { code, stdout, stderr };
-}
-
 beforeAll(async () => {
   await initNodeBackend('cpu');
   folder = await mkdtemp(join(tmpdir(), 'patchlens-attribute-model-'));
@@ -65,7 +45,7 @@ describe('patchlens attribute', () => {
   it('writes attributions under the exact sweeps’ names/axes/shapes, equal to the library; --with-exact adds the sweeps and correlations; --svg draws them', async () => {
     const before = tf.memory().numTensors;
     const svg = join(output, 'svg');
-    const { code, stdout, stderr } = await run([
+    const { code, stdout, stderr } = await runCli([
       ...base(),
       ...PROMPTS,
       '--kinds',
@@ -113,17 +93,17 @@ describe('patchlens attribute', () => {
   });
 
   it('bad input: exit 2 with one line naming the flag', async () => {
-    const badKind = await run([...base(), ...PROMPTS, '--kinds', 'resid_pr']);
+    const badKind = await runCli([...base(), ...PROMPTS, '--kinds', 'resid_pr']);
     expect(badKind.code).toBe(2);
     expect(badKind.stderr.trim().split('\n').at(-1)).toMatch(
       /^patchlens attribute: --kinds: unknown kind "resid_pr"; did you mean "resid_pre"/,
     );
-    const noAnswer = await run([...base(), ...PROMPTS.slice(0, 4)]);
+    const noAnswer = await runCli([...base(), ...PROMPTS.slice(0, 4)]);
     expect(noAnswer.code).toBe(2);
     expect(noAnswer.stderr.trim().split('\n').at(-1)).toMatch(
       /^patchlens attribute: --answer is required/,
     );
-    const badOut = await run([...base(), ...PROMPTS, '--out', 'x.csv']);
+    const badOut = await runCli([...base(), ...PROMPTS, '--out', 'x.csv']);
     expect(badOut.code).toBe(2);
     expect(badOut.stderr).toMatch(/--out "x.csv" must end in .json/);
   });
@@ -135,7 +115,7 @@ describe('patchlens analyze', () => {
   it('logit lens ends at the run’s logit difference; head and component attributions are consistent; --svg', async () => {
     const before = tf.memory().numTensors;
     const svg = join(output, 'analyze-svg');
-    const { code, stdout, stderr } = await run([
+    const { code, stdout, stderr } = await runCli([
       ...base(),
       '--text',
       'When John and Mary went to the shops, John gave the bag to',
@@ -170,10 +150,10 @@ describe('patchlens analyze', () => {
   });
 
   it('bad input: exit 2 with one line', async () => {
-    const neither = await run([...base(), '--answer', '5', '--wrong', '6']);
+    const neither = await runCli([...base(), '--answer', '5', '--wrong', '6']);
     expect(neither.code).toBe(2);
     expect(neither.stderr).toMatch(/give the prompts either as text/);
-    const badTopK = await run([
+    const badTopK = await runCli([
       ...base(),
       '--ids',
       '1,2,3',

@@ -15,25 +15,10 @@ import {
   readTransformerLensFixture,
   TRANSFORMERLENS_GPT2_CHECKPOINT,
 } from '../../models-gpt2/src/test-support/transformerlens-fixture.js';
-import { runPatchlens } from './main.js';
+import { runCli } from './test-support/run-cli.js';
 
 const TOLERANCE = 1e-5;
 let output: string;
-
-async function run(argv: string[]) {
-  let stderr = '';
-  const io = {
-    stdout: { write: (_chunk: string | Uint8Array) => undefined },
-    stderr: {
-      write: (chunk: string) => {
-        stderr += chunk;
-      },
-      isTTY: false,
-    },
-  };
-  const code = await runPatchlens(argv, io);
-  return { code, stderr };
-}
 
 beforeAll(async () => {
   await initNodeBackend('cpu');
@@ -48,7 +33,7 @@ describe('patchlens cache equals TransformerLens on every hook point', () => {
     const fixture = readTransformerLensFixture(weights);
     const out = join(output, `${weights}.safetensors`);
     const ids = fixture.cleanTokens.flatMap((row) => ['--ids', row.join(',')]);
-    const result = await run([
+    const result = await runCli([
       'cache',
       '--model',
       TRANSFORMERLENS_GPT2_CHECKPOINT,

@@ -15,7 +15,7 @@ import { readSafetensorsFile } from '@patchlens/safetensors/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { fromArrow } from 'arquero';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runPatchlens } from './main.js';
+import { runCli } from './test-support/run-cli.js';
 
 /** A tiny GPT-2 with the real vocabulary, so text prompts tokenise as with gpt2. */
 const MODEL = { nLayers: 2, nHeads: 2, dModel: 8, dVocab: 50257, nCtx: 32 };
@@ -41,26 +41,6 @@ let output: string;
 /** A checkpoint whose config.json has n_embd 8 and n_head 3. */
 let badConfigFolder: string;
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: {
-      write: (chunk: string | Uint8Array) => {
-        stdout += String(chunk);
-      },
-    },
-    stderr: {
-      write: (chunk: string) => {
-        stderr += chunk;
-      },
-      isTTY: false,
-    },
-  };
-  const code = await runPatchlens(argv, io);
-  return { code, stdout, stderr };
-}
-
 beforeAll(async () => {
   await initNodeBackend('cpu');
   folder = await mkdtemp(join(tmpdir(), 'patchlens-cli-model-'));
@@ -83,7 +63,7 @@ describe('patchlens patch', () => {
 
   it('writes the JSON layout of the spec, with values equal to the library sweep', async () => {
     const before = tf.memory().numTensors;
-    const { code, stdout, stderr } = await run([...base(), ...ID_PROMPT_ARGS]);
+    const { code, stdout, stderr } = await runCli([...base(), ...ID_PROMPT_ARGS]);
     expect(stderr).toContain('backend: cpu');
     expect(code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
@@ -124,7 +104,7 @@ describe('patchlens patch', () => {
   });
 
   it('tokenises text prompts with BOS, reads TOKEN answers, and normalises the metric', async () => {
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       ...base(),
       '--clean',
       CLEAN,
@@ -175,8 +155,8 @@ describe('patchlens patch', () => {
       '--patch',
       'attn_head_out_by_pos,block_every',
     ];
-    const fast = JSON.parse((await run(argv)).stdout);
-    const reference = JSON.parse((await run([...argv, '--engine', 'reference'])).stdout);
+    const fast = JSON.parse((await runCli(argv)).stdout);
+    const reference = JSON.parse((await runCli([...argv, '--engine', 'reference'])).stdout);
     expect(fast.tokens.clean).toHaveLength(2);
     for (const name of ['attn_head_out_by_pos', 'block_every']) {
       expect(fast.patches[name].shape).toEqual(reference.patches[name].shape);
@@ -191,11 +171,11 @@ describe('patchlens patch', () => {
     const common = [...base(), ...ID_PROMPT_ARGS];
     const csvPath = join(output, 'r.csv');
     const svgDirectory = join(output, 'svg');
-    expect((await run([...common, '--out', csvPath, '--svg', svgDirectory])).code).toBe(0);
+    expect((await runCli([...common, '--out', csvPath, '--svg', svgDirectory])).code).toBe(0);
     const csv = (await readFile(csvPath, 'utf8')).trim().split('\n');
     expect(csv[0]).toBe('patch,layer,pos,head,value,token,metric_clean,metric_corrupted');
     expect(csv).toHaveLength(1 + 8 + 4);
-    const json = JSON.parse((await run(common)).stdout);
+    const json = JSON.parse((await runCli(common)).stdout);
     // position 2 of the clean prompt is " Mary" (id 5335); head rows have no position and no token
     expect(csv[3]).toMatch(/^resid_pre,0,2,,[^,]+, Mary,/);
     const [cleanColumn, corruptedColumn] = csv[3]!.split(',').slice(-2).map(Number);
@@ -225,13 +205,13 @@ describe('patchlens patch', () => {
     expect(Number(cell![1])).toBeCloseTo(1, 4);
     // --svg-values raw: the metric's own values, white at the corrupted baseline
     const rawDirectory = join(output, 'svg-raw');
-    expect((await run([...common, '--svg', rawDirectory, '--svg-values', 'raw'])).code).toBe(0);
+    expect((await runCli([...common, '--svg', rawDirectory, '--svg-values', 'raw'])).code).toBe(0);
     const raw = await readFile(join(rawDirectory, 'resid_pre.svg'), 'utf8');
     expect(raw).toContain('raw logit-diff, white = the corrupted run');
     const rawCell = cellOf(raw, 'logit-diff');
     expect(Number(rawCell![1])).toBeCloseTo(clean, 3);
     const arrowPath = join(output, 'r.arrow');
-    expect((await run([...common, '--out', arrowPath])).code).toBe(0);
+    expect((await runCli([...common, '--out', arrowPath])).code).toBe(0);
     const table = fromArrow(await readFile(arrowPath));
     expect(table.numRows()).toBe(12);
     expect(table.columnNames()).toEqual([
@@ -248,7 +228,7 @@ describe('patchlens patch', () => {
   });
 
   it('merges repeated --patch flags', async () => {
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       ...base(),
       ...ID_PROMPT_ARGS.slice(0, -2),
       '--patch',
@@ -265,7 +245,7 @@ describe('patchlens cache', () => {
   it('writes the selected activations and the logits as F32 safetensors', async () => {
     const out = join(output, 'cache.safetensors');
     const before = tf.memory().numTensors;
-    const { code } = await run([
+    const { code } = await runCli([
       'cache',
       '--model',
       folder,
@@ -304,7 +284,7 @@ describe('patchlens cache', () => {
 
   it('writes every activation by default, and exits 2 without --out', async () => {
     const out = join(output, 'all.safetensors');
-    const ok = await run([
+    const ok = await runCli([
       'cache',
       '--model',
       folder,
@@ -320,7 +300,7 @@ describe('patchlens cache', () => {
     // hook_embed, hook_pos_embed, 17 hooks per block (no hook_result), ln_final's two,
     // unembed.hook_in and hook_out, logits
     expect(file.tensors.size).toBe(2 + 2 * 17 + 2 + 2 + 1);
-    const bad = await run(['cache', '--model', folder, '--ids', '1,2']);
+    const bad = await runCli(['cache', '--model', folder, '--ids', '1,2']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--out FILE\.safetensors is required/);
   });
@@ -718,7 +698,7 @@ describe('patchlens: bad input', () => {
         ? argv
         : ['patch', '--model', folder, '--backend', 'cpu', ...argv];
     const before = tf.memory().numTensors;
-    const { code, stdout, stderr } = await run(full);
+    const { code, stdout, stderr } = await runCli(full);
     expect(stderr).toMatch(entry.message);
     expect(code).toBe(2);
     expect(stdout).toBe('');
@@ -736,17 +716,17 @@ describe('patchlens: bad input', () => {
 
 describe('patchlens --help', () => {
   it('lists the commands, and patch --help lists every sweep name and metric', async () => {
-    const top = await run(['--help']);
+    const top = await runCli(['--help']);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/^\s+patch\s/m);
     expect(top.stdout).toMatch(/^\s+cache\s/m);
-    const patch = await run(['patch', '--help']);
+    const patch = await runCli(['patch', '--help']);
     expect(patch.code).toBe(0);
     for (const name of PATCHING_FUNCTION_NAMES)
       expect(patch.stdout).toMatch(new RegExp(`\\b${name}\\b`));
     for (const metric of ['logit-diff', 'normalized-logit-diff']) {
       expect(patch.stdout).toMatch(new RegExp(`^\\s+${metric}\\s`, 'm'));
     }
-    expect((await run(['cache', '--help'])).stdout).toMatch(/--names/);
+    expect((await runCli(['cache', '--help'])).stdout).toMatch(/--names/);
   });
 });

@@ -12,7 +12,7 @@ import { readSafetensorsFile } from '@patchlens/safetensors/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectMatches } from '../../models-llama/src/test-support/transformerlens-fixture.js';
-import { runPatchlens } from './main.js';
+import { runCli } from './test-support/run-cli.js';
 
 const FIXTURES = {
   llama: fileURLToPath(
@@ -22,26 +22,6 @@ const FIXTURES = {
     new URL('../../models-neox/test/fixtures/transformerlens/neox/', import.meta.url),
   ),
 };
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: {
-      write: (chunk: string | Uint8Array) => {
-        stdout += String(chunk);
-      },
-    },
-    stderr: {
-      write: (chunk: string) => {
-        stderr += chunk;
-      },
-      isTTY: false,
-    },
-  };
-  const code = await runPatchlens(argv, io);
-  return { code, stdout, stderr };
-}
 
 let output: string;
 beforeAll(async () => {
@@ -57,7 +37,7 @@ describe.each(Object.entries(FIXTURES))('a %s Hugging Face folder', (family, fol
   it('patchlens cache writes every hook point equal to TransformerLens', async () => {
     const out = join(output, `${family}.safetensors`);
     const before = tf.memory().numTensors;
-    const { code, stderr } = await run([
+    const { code, stderr } = await runCli([
       'cache',
       '--model',
       join(folder, 'checkpoint'),
@@ -79,7 +59,7 @@ describe.each(Object.entries(FIXTURES))('a %s Hugging Face folder', (family, fol
   });
 
   it('patchlens patch --patch all gives TransformerLens numbers (resid_mid only where it exists)', async () => {
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       'patch',
       '--model',
       join(folder, 'checkpoint'),
@@ -114,7 +94,7 @@ describe.each(Object.entries(FIXTURES))('a %s Hugging Face folder', (family, fol
 });
 
 it('patchlens patch --patch resid_mid on a parallel-block model exits 2 with one line saying why', async () => {
-  const { code, stderr } = await run([
+  const { code, stderr } = await runCli([
     'patch',
     '--model',
     join(FIXTURES.neox, 'checkpoint'),
@@ -143,7 +123,7 @@ it('a config.json of an unsupported family exits 2 naming architectures', async 
     join(folder, 'config.json'),
     JSON.stringify({ architectures: ['FalconForCausalLM'], model_type: 'falcon' }),
   );
-  const { code, stderr } = await run([
+  const { code, stderr } = await runCli([
     'cache',
     '--model',
     folder,
@@ -176,7 +156,7 @@ it('patchlens cache --model http(s)://… of a Llama-architecture folder gives T
   try {
     const fixture = JSON.parse(readFileSync(join(FIXTURES.llama, 'raw_b2.json'), 'utf8'));
     const out = join(output, 'llama-url.safetensors');
-    const { code, stderr } = await run([
+    const { code, stderr } = await runCli([
       'cache',
       '--model',
       `http://127.0.0.1:${port}/llama`,
@@ -203,7 +183,7 @@ it('patchlens attribute on a GPT-NeoX folder runs every kind but resid_mid; anal
   const folder = join(FIXTURES.neox, 'checkpoint');
   const prompts = ['--clean-ids', '3,150,77,12,260', '--corrupted-ids', '3,150,77,13,260'];
   const answers = ['--answer', '41', '--wrong', '12'];
-  const attribute = await run([
+  const attribute = await runCli([
     'attribute',
     '--model',
     folder,
@@ -216,7 +196,7 @@ it('patchlens attribute on a GPT-NeoX folder runs every kind but resid_mid; anal
   const kinds = Object.keys(JSON.parse(attribute.stdout).attributions);
   expect(kinds).toContain('attn_head_out_by_pos');
   expect(kinds).not.toContain('resid_mid');
-  const analyze = await run([
+  const analyze = await runCli([
     'analyze',
     '--model',
     folder,

@@ -3,32 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ioiModelFolder } from '@patchlens/ioi-model/node';
 import { describe, expect, it } from 'vitest';
-import { runPatchlens } from './main.js';
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: {
-      write: (chunk: string | Uint8Array) => {
-        stdout += String(chunk);
-      },
-    },
-    stderr: {
-      write: (chunk: string) => {
-        stderr += chunk;
-      },
-      isTTY: false,
-    },
-  };
-  const code = await runPatchlens(argv, io);
-  return { code, stdout, stderr };
-}
+import { runCli } from './test-support/run-cli.js';
 
 describe('--model names', () => {
   it('--model ioi loads the bundled IOI model (@patchlens/ioi-model)', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'patchlens-cli-ioi-')), 'r.json');
-    const result = await run([
+    const result = await runCli([
       'patch',
       '--model',
       'ioi',
@@ -57,7 +37,7 @@ describe('--model names', () => {
   });
 
   it('exits 2 with one line for a model name with an empty revision', async () => {
-    const result = await run([
+    const result = await runCli([
       'patch',
       '--model',
       'user/repo@',

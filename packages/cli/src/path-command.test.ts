@@ -7,7 +7,7 @@ import { loadGPT2FromFolder } from '@patchlens/models-gpt2/node';
 import { logitDiff, pathPatch } from '@patchlens/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runPatchlens } from './main.js';
+import { runCli } from './test-support/run-cli.js';
 
 const MODEL = { nLayers: 2, nHeads: 3, dModel: 12, dVocab: 64, nCtx: 16 };
 const PROMPTS = [
@@ -24,26 +24,6 @@ const PROMPTS = [
 let folder: string;
 let output: string;
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: {
-      write: (chunk: string | Uint8Array) => {
-        stdout += String(chunk);
-      },
-    },
-    stderr: {
-      write: (chunk: string) => {
-        stderr += chunk;
-      },
-      isTTY: false,
-    },
-  };
-  const code = await runPatchlens(argv, io);
-  return { code, stdout, stderr };
-}
-
 beforeAll(async () => {
   await initNodeBackend('cpu');
   folder = await mkdtemp(join(tmpdir(), 'patchlens-path-model-'));
@@ -57,7 +37,7 @@ describe('patchlens path', () => {
   it('writes one entry per --receivers set, equal to the library, and the sender x receiver heatmap', async () => {
     const out = join(output, 'path.json');
     const svg = join(output, 'svg');
-    const { code, stderr } = await run([
+    const { code, stderr } = await runCli([
       'path',
       '--model',
       folder,
@@ -116,7 +96,7 @@ describe('patchlens path', () => {
   });
 
   it('writes CSV with the receivers, the sender axes, effect and normalized', async () => {
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       'path',
       '--model',
       folder,
@@ -146,7 +126,7 @@ describe('patchlens path', () => {
     [['--receivers', 'logits', '--batch-size', '0'], /--batch-size "0" is not a positive integer/],
     [['--receivers', 'logits', '--out', join(tmpdir(), 'r.arrow')], /must end in \.json or \.csv/],
   ])('refuses %j with exit 2 and one line', async (extra, message) => {
-    const { code, stderr, stdout } = await run([
+    const { code, stderr, stdout } = await runCli([
       'path',
       '--model',
       folder,
@@ -164,7 +144,7 @@ describe('patchlens path', () => {
   });
 
   it('path --help lists the receivers forms', async () => {
-    const { code, stdout } = await run(['path', '--help']);
+    const { code, stdout } = await runCli(['path', '--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/--receivers logits\|resid_post\|L\.H\[\.q\|k\|v\]/);
   });

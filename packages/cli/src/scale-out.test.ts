@@ -8,8 +8,8 @@ import { randomGPT2CheckpointFiles } from '@patchlens/models-gpt2';
 import * as tf from '@tensorflow/tfjs-core';
 import { fromArrow } from 'arquero';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runPatchlens } from './main.js';
 import { parseShardOption } from './shard-option.js';
+import { runCli } from './test-support/run-cli.js';
 
 /** A tiny GPT-2 with the real vocabulary (as in cli.test.ts). */
 const MODEL = { nLayers: 2, nHeads: 2, dModel: 8, dVocab: 50257, nCtx: 32 };
@@ -30,26 +30,6 @@ const BIN = join(ROOT, 'packages', 'cli', 'src', 'bin.ts');
 let folder: string;
 let otherFolder: string;
 let output: string;
-
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: {
-      write: (chunk: string | Uint8Array) => {
-        stdout += String(chunk);
-      },
-    },
-    stderr: {
-      write: (chunk: string) => {
-        stderr += chunk;
-      },
-      isTTY: false,
-    },
-  };
-  const code = await runPatchlens(argv, io);
-  return { code, stdout, stderr };
-}
 
 /** `patchlens ARGS` in its own Node process (TypeScript sources through tsx's loader, one process). */
 function start(argv: string[]): ChildProcess {
@@ -104,7 +84,7 @@ beforeAll(async () => {
 describe('patchlens patch --shard i/n and patchlens merge', () => {
   let full: { patches: Record<string, { values: number[] }> };
   beforeAll(async () => {
-    const { code, stdout } = await run([...patchArgs(), ...PROMPTS, ...SWEEPS]);
+    const { code, stdout } = await runCli([...patchArgs(), ...PROMPTS, ...SWEEPS]);
     expect(code).toBe(0);
     full = JSON.parse(stdout);
   });
@@ -115,7 +95,7 @@ describe('patchlens patch --shard i/n and patchlens merge', () => {
       for (let index = 0; index < count; index++) {
         const part = join(output, `n${count}-${index}.json`);
         const before = tf.memory().numTensors;
-        const { code } = await run([
+        const { code } = await runCli([
           ...patchArgs(),
           ...PROMPTS,
           ...SWEEPS,
@@ -129,14 +109,14 @@ describe('patchlens patch --shard i/n and patchlens merge', () => {
         parts.push(part);
       }
       // shards in any order
-      const { code, stdout } = await run(['merge', ...[...parts].reverse()]);
+      const { code, stdout } = await runCli(['merge', ...[...parts].reverse()]);
       expect(code).toBe(0);
       expect(maxDifference(full, JSON.parse(stdout))).toBeLessThanOrEqual(1e-6);
     }
     const parts = [0, 1].map((index) => join(output, `n2-${index}.json`));
     const svg = join(output, 'svg');
     const csvPath = join(output, 'merged.csv');
-    expect((await run(['merge', ...parts, '--out', csvPath, '--svg', svg])).code).toBe(0);
+    expect((await runCli(['merge', ...parts, '--out', csvPath, '--svg', svg])).code).toBe(0);
     const csv = (await readFile(csvPath, 'utf8')).trim().split('\n');
     expect(csv[0]!.startsWith('patch,layer,pos,head,activation,value,')).toBe(true);
     expect(csv[1]!.startsWith('resid_pre,0,0,,,')).toBe(true);
@@ -147,7 +127,7 @@ describe('patchlens patch --shard i/n and patchlens merge', () => {
       'resid_pre.svg',
     ]);
     const arrowPath = join(output, 'merged.arrow');
-    expect((await run(['merge', ...parts, '--out', arrowPath])).code).toBe(0);
+    expect((await runCli(['merge', ...parts, '--out', arrowPath])).code).toBe(0);
     const table = fromArrow(await readFile(arrowPath));
     expect(table.numRows()).toBe(2 * 6 + 2 * 6 * 2 + 3 * 2 * 6);
   });
@@ -156,7 +136,7 @@ describe('patchlens patch --shard i/n and patchlens merge', () => {
     const part = (name: string) => join(output, `refuse-${name}.json`);
     beforeAll(async () => {
       const write = async (name: string, extra: string[], model = folder) => {
-        const { code } = await run([...patchArgs(model), ...extra, '--out', part(name)]);
+        const { code } = await runCli([...patchArgs(model), ...extra, '--out', part(name)]);
         expect(code).toBe(0);
       };
       for (const index of [0, 1, 2])
@@ -180,7 +160,7 @@ describe('patchlens patch --shard i/n and patchlens merge', () => {
     });
 
     async function refused(files: string[], message: RegExp) {
-      const { code, stdout, stderr } = await run([
+      const { code, stdout, stderr } = await runCli([
         'merge',
         ...files,
         '--out',
@@ -280,7 +260,7 @@ describe('patchlens patch --shard auto', () => {
       /shard 3 of 3; a shard i\/n needs 0 <= i < n/,
     );
     process.env['JOB_COMPLETION_INDEX'] = '2';
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       ...patchArgs(),
       ...PROMPTS,
       '--patch',
@@ -320,7 +300,7 @@ describe('patchlens patch --shard auto', () => {
       /needs SLURM_ARRAY_TASK_COUNT/,
     );
     Object.assign(process.env, slurm);
-    const { code, stdout } = await run([
+    const { code, stdout } = await runCli([
       ...patchArgs(),
       ...PROMPTS,
       '--patch',
@@ -347,7 +327,7 @@ describe('patchlens patch --shard auto', () => {
       [['--shard', '0/2', '--svg', output], /--svg draws complete results/],
     ];
     for (const [extra, message] of cases) {
-      const { code, stderr } = await run([
+      const { code, stderr } = await runCli([
         ...patchArgs(),
         ...PROMPTS,
         '--patch',
@@ -393,10 +373,10 @@ describe('patchlens patch --checkpoint', () => {
     expect(stored).toBeGreaterThan(0);
 
     const resumed = join(output, 'resumed.json');
-    const again = await run([...args, '--checkpoint', checkpoint, '--out', resumed]);
+    const again = await runCli([...args, '--checkpoint', checkpoint, '--out', resumed]);
     expect(again.code).toBe(0);
     expect(again.stderr).toContain(`checkpoint: ${checkpoint} holds ${stored} values; resuming`);
-    const uninterrupted = await run(args);
+    const uninterrupted = await runCli(args);
     const expected = JSON.parse(uninterrupted.stdout);
     const total = Object.values(expected.patches as Record<string, { values: number[] }>).reduce(
       (sum, entry) => sum + entry.values.length,
@@ -406,7 +386,7 @@ describe('patchlens patch --checkpoint', () => {
     expect(maxDifference(expected, await readJson(resumed))).toBeLessThanOrEqual(1e-6);
     // a checkpoint of another run is refused, leaking nothing
     const before = tf.memory().numTensors;
-    const other = await run([
+    const other = await runCli([
       ...patchArgs(),
       ...PROMPTS,
       '--patch',
@@ -417,7 +397,7 @@ describe('patchlens patch --checkpoint', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/belongs to a different run \(its sweeps differs\)/);
     expect(tf.memory().numTensors).toBe(before);
-    const missingFolder = await run([
+    const missingFolder = await runCli([
       ...patchArgs(),
       ...PROMPTS,
       '--patch',
