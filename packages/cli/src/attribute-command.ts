@@ -22,6 +22,7 @@ import {
   parseCommandLine,
   requireModel,
 } from './command-line.js';
+import { sweepsForModel } from './model-sweeps.js';
 import {
   checkOutputFile,
   checkOutputFolder,
@@ -151,16 +152,13 @@ export async function attributeCommand(argv: readonly string[], io: CommandIO): 
     processWeights: args.processWeights,
   });
   try {
-    // A parallel block (GPT-NeoX) has no resid_mid: `--kinds all` leaves it out, naming it is an error.
-    let kinds = args.kinds;
-    if (!model.hookNames.includes('blocks.0.hook_resid_mid') && kinds.includes('resid_mid')) {
-      if (kinds.length !== SWEEP_NAMES.length) {
-        throw new UsageError(
-          'patchlens attribute: --kinds resid_mid does not apply to this model: its attention and MLP run in parallel on resid_pre, so there is no resid_mid; use resid_pre, attn_out or mlp_out.',
-        );
-      }
-      kinds = kinds.filter((kind) => kind !== 'resid_mid');
-    }
+    const kinds = sweepsForModel(
+      'attribute',
+      '--kinds',
+      model.hookNames,
+      args.kinds,
+      SWEEP_NAMES.length,
+    );
     const { answers, wrong, ...tokens } = resolvePromptInputs('attribute', model, args);
     const rawMetric = logitDiff({ answers, wrong });
     const cleanTokens = tf.tensor2d(tokens.clean, undefined, 'int32');

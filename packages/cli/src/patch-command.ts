@@ -11,6 +11,7 @@ import {
   preparePatching,
 } from '@patchlens/patching';
 import * as tf from '@tensorflow/tfjs-core';
+import { sweepsForModel } from './model-sweeps.js';
 import {
   checkOutputFile,
   checkOutputFolder,
@@ -22,7 +23,6 @@ import { type CommandIO, progressReporter } from './progress-reporter.js';
 import { resolvePromptInputs, tokenLabels } from './prompt-inputs.js';
 import { resultsArrow, resultsCSV } from './results-table.js';
 import { type ScaleOut, startScaleOut } from './scale-out.js';
-import { UsageError } from './usage-error.js';
 
 const quote = (text: string) => JSON.stringify(text);
 
@@ -54,16 +54,13 @@ export async function patchCommand(argv: readonly string[], io: CommandIO): Prom
     processWeights: args.processWeights,
   });
   try {
-    // A parallel block (GPT-NeoX) has no resid_mid: `--patch all` leaves that sweep out, naming it is an error.
-    let names = args.names;
-    if (!model.hookNames.includes('blocks.0.hook_resid_mid') && names.includes('resid_mid')) {
-      if (names.length !== PATCHING_FUNCTION_NAMES.length) {
-        throw new UsageError(
-          'patchlens patch: --patch resid_mid does not apply to this model: its attention and MLP run in parallel on resid_pre, so there is no resid_mid (TransformerLens raises KeyError too); use resid_pre, attn_out or mlp_out.',
-        );
-      }
-      names = names.filter((name) => name !== 'resid_mid');
-    }
+    const names = sweepsForModel(
+      'patch',
+      '--patch',
+      model.hookNames,
+      args.names,
+      PATCHING_FUNCTION_NAMES.length,
+    );
     const { answers, wrong, ...tokens } = resolvePromptInputs('patch', model, args);
     const tokenStrings = tokenLabels(model, tokens.clean[0]!);
     const scaleOut = await startScaleOut(io, args.checkpoint, args.shard, {
