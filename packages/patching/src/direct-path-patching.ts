@@ -316,7 +316,7 @@ function destinationLayerPass(
     metric,
     selective ? logits : selectLogits(logits, metric.reads),
     heads,
-    `${functionName} at ${hookName}`,
+    (replica) => `in ${functionName} at ${hookName} (destination head ${replica})`,
   );
 }
 

@@ -249,7 +249,7 @@ function runPathChunk(context: PassContext, sets: readonly (readonly HeadRef[])[
           metric,
           selective ? logits : selectLogits(logits, metric.reads),
           replicas,
-          FUNCTION,
+          (replica) => `in ${FUNCTION} (replica ${replica})`,
         );
       }
       for (const name of new Set(receivers.map(receiverHookName))) {
@@ -285,7 +285,7 @@ function runPathChunk(context: PassContext, sets: readonly (readonly HeadRef[])[
         metric,
         selective ? logits : selectLogits(logits, metric.reads),
         replicas,
-        FUNCTION,
+        (replica) => `in ${FUNCTION} (replica ${replica})`,
       );
     });
   } finally {

@@ -4,18 +4,26 @@ import { metricScalar, type PatchingMetric, selectLogits } from './patching-metr
 /**
  * The metric of each of the K replicas of batched logits `[K*batch, ...]` (replica k = rows
  * k*batch .. (k+1)*batch - 1), as `[K]`. The logits are already in the metric's declared layout.
+ * Each replica's rows are taken with `gather`: a `slice` (or `split`) on wasm first copies its
+ * whole input, so K slices of full `[K*batch, pos, dVocab]` logits would copy all replicas K times.
+ *
+ * @param where - words for a metric error, per replica (e.g. the patch it belongs to).
  */
 export function replicaMetrics(
   metric: PatchingMetric,
   logits: tf.Tensor,
   replicas: number,
-  where: string,
+  where: (replica: number) => string,
 ): tf.Tensor1D {
   return tf.tidy(() => {
-    const parts = tf.split(logits, replicas, 0); // K × [batch, ...]
-    return tf.stack(
-      parts.map((part, k) => metricScalar(metric, part, `${where} (replica ${k})`)),
-    ) as tf.Tensor1D; // [K]
+    const rowShape = logits.shape.slice(1);
+    const batch = logits.shape[0]! / replicas;
+    const grouped = tf.reshape(logits, [replicas, batch, ...rowShape]); // [K, batch, ...]
+    const values = Array.from({ length: replicas }, (_, replica) => {
+      const rows = tf.reshape(tf.gather(grouped, [replica], 0), [batch, ...rowShape]); // [batch, ...]
+      return metricScalar(metric, rows, where(replica));
+    });
+    return tf.stack(values) as tf.Tensor1D; // [K]
   });
 }
 

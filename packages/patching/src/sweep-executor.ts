@@ -25,7 +25,8 @@ import {
   coordinateMask,
   isCoordinatePatchSetter,
 } from './patch-setters.js';
-import { metricScalar, selectLogits } from './patching-metric.js';
+import { selectLogits } from './patching-metric.js';
+import { replicaMetrics } from './replica-metrics.js';
 import type { PlannedPass, SweepPlan } from './sweep-plan.js';
 
 /**
@@ -252,14 +253,9 @@ export function runPass(
       ...(selective ? { unembed: metric.reads } : {}),
     });
     const metricLogits = selective ? logits : selectLogits(logits, metric.reads); // [K*batch, rows, tokens]
-    const rowShape = metricLogits.shape.slice(1);
-    const grouped = tf.reshape(metricLogits, [replicas, batch, ...rowShape]); // [K, batch, rows, tokens]
-    const values = chunk.map((job, replica) => {
-      // gather copies one replica's rows; a slice on wasm would first copy all K replicas' logits
-      const rows = tf.reshape(tf.gather(grouped, [replica], 0), [batch, ...rowShape]); // [batch, rows, tokens]
-      return metricScalar(metric, rows, describeJob(job));
-    });
-    return tf.stack(values) as tf.Tensor1D; // [K]
+    return replicaMetrics(metric, metricLogits, replicas, (replica) =>
+      describeJob(chunk[replica]!),
+    ); // [K]
   });
 }
 
